@@ -7,3 +7,7 @@ pub mod ggml;
 pub mod mel;
 pub mod quantize;
 pub mod vocab;
+pub mod catalog;
+pub mod fetch;
+pub mod progress;
+pub mod store;

@@ -1,0 +1,154 @@
+//! Decoding audio containers with symphonia, downmixed to mono as it goes (one f32 copy of the
+//! audio, not one per channel).
+
+use std::fs::File;
+use std::path::Path;
+
+use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+/// What can go wrong reading audio; transports map these to status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("cannot read {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("unsupported audio format or codec: {0} (supported: WAV, PCM)")]
+    Unsupported(String),
+    #[error("the audio data is malformed: {0}")]
+    Malformed(String),
+    #[error("the audio contains no samples")]
+    Empty,
+    #[error("cannot resample from {0} Hz: {1}")]
+    Resample(u32, String),
+}
+
+/// Mono audio at its original rate.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+    pub channels: usize,
+}
+
+fn classify(err: SymError) -> AudioError {
+    match err {
+        SymError::Unsupported(what) => AudioError::Unsupported(what.to_string()),
+        SymError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => AudioError::Malformed("the file ends early".into()),
+        other => AudioError::Malformed(other.to_string()),
+    }
+}
+
+/// Decodes the default audio track of a file, averaging channels into one.
+pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
+    let file = File::open(path).map_err(|e| AudioError::Io(path.display().to_string(), e))?;
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    decode_stream(mss, &hint)
+}
+
+fn decode_stream(mss: MediaSourceStream<'static>, hint: &Hint) -> Result<Decoded, AudioError> {
+    let mut format = symphonia::default::get_probe()
+        .probe(hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .map_err(classify)?;
+    let track = format.default_track(TrackType::Audio).ok_or_else(|| AudioError::Unsupported("no audio track".into()))?;
+    let track_id = track.id;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| AudioError::Unsupported("the track has no audio codec parameters".into()))?;
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(params, &AudioDecoderOptions::default())
+        .map_err(classify)?;
+
+    let mut mono = Vec::new();
+    let mut interleaved: Vec<f32> = Vec::new();
+    let (mut rate, mut channels) = (0u32, 0usize);
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // A truncated final packet ends the stream; what was decoded so far is kept.
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(classify(e)),
+        };
+        if packet.track_id != track_id {
+            continue;
+        }
+        let buf = match decoder.decode(&packet) {
+            Ok(b) => b,
+            // One corrupt packet is skipped, as players do.
+            Err(SymError::DecodeError(msg)) => {
+                tracing::debug!(msg, "skipping undecodable packet");
+                continue;
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        rate = buf.spec().rate();
+        channels = buf.spec().channels().count().max(1);
+        buf.copy_to_vec_interleaved(&mut interleaved);
+        mono.extend(interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32));
+    }
+    if mono.is_empty() {
+        return Err(AudioError::Empty);
+    }
+    Ok(Decoded { samples: mono, sample_rate: rate, channels })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 16-bit PCM WAV file's bytes.
+    pub fn wav_bytes(rate: u32, channels: u16, samples: &[i16]) -> Vec<u8> {
+        let data_len = (samples.len() * 2) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(36 + data_len).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&channels.to_le_bytes());
+        b.extend_from_slice(&rate.to_le_bytes());
+        b.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
+        b.extend_from_slice(&(channels * 2).to_le_bytes());
+        b.extend_from_slice(&16u16.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&data_len.to_le_bytes());
+        for s in samples {
+            b.extend_from_slice(&s.to_le_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn stereo_wav_is_downmixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.wav");
+        // Left +16384, right 0 → mono 0.25.
+        let samples: Vec<i16> = (0..200).flat_map(|_| [16384i16, 0]).collect();
+        std::fs::write(&p, wav_bytes(8000, 2, &samples)).unwrap();
+        let d = decode_file(&p).unwrap();
+        assert_eq!((d.sample_rate, d.channels, d.samples.len()), (8000, 2, 200));
+        assert!((d.samples[10] - 0.25).abs() < 1e-4);
+    }
+
+    #[test]
+    fn garbage_and_empty_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.txt");
+        std::fs::write(&p, b"this is plainly not audio, just some text that goes on").unwrap();
+        assert!(matches!(decode_file(&p), Err(AudioError::Unsupported(_) | AudioError::Malformed(_))));
+        let p = dir.path().join("empty.wav");
+        std::fs::write(&p, wav_bytes(16000, 1, &[])).unwrap();
+        assert!(decode_file(&p).is_err());
+        assert!(matches!(decode_file(&dir.path().join("missing.wav")), Err(AudioError::Io(..))));
+    }
+}

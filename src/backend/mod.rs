@@ -1,0 +1,3 @@
+//! Inference backends: the bottom layer that runs models. Whisper through whisper-rs (whisper.cpp).
+
+pub mod whisper;

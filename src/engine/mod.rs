@@ -1,0 +1,95 @@
+//! The engine: the middle layer between transports and backends. It owns the loaded models (one
+//! whisper context per model, shared by every request) and runs a speech configuration on audio.
+//! Transports ask it for transcripts; they never touch a backend.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::audio::{self, Pcm16k};
+use crate::backend::whisper::{default_threads, DecodeParams, Segment, WhisperModel};
+use crate::provision::store::ModelStore;
+use crate::transcript::Transcript;
+
+/// One point in the configuration space: which model, how to decode it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct SpeechConfig {
+    pub model: String,
+    /// 1 = greedy, N > 1 = beam search of width N.
+    pub beam: u32,
+    /// Threads per decode.
+    pub threads: u32,
+}
+
+impl SpeechConfig {
+    pub fn new(model: &str, beam: u32) -> Self {
+        SpeechConfig { model: model.to_string(), beam: beam.max(1), threads: default_threads() }
+    }
+}
+
+/// Per-request options that do not change the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    pub language: Option<String>,
+    pub prompt: Option<String>,
+}
+
+/// Whisper's own heuristic for "this window had no speech": drop such segments instead of
+/// returning the hallucinated words.
+const NO_SPEECH_PROB: f32 = 0.6;
+const LOW_LOGPROB: f32 = -1.0;
+
+fn is_hallucination(s: &Segment) -> bool {
+    s.no_speech_prob > NO_SPEECH_PROB && s.avg_logprob < LOW_LOGPROB
+}
+
+pub struct Engine {
+    store: ModelStore,
+    loaded: Mutex<HashMap<String, Arc<WhisperModel>>>,
+}
+
+impl Engine {
+    pub fn new(store: ModelStore) -> Self {
+        Engine { store, loaded: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn store(&self) -> &ModelStore {
+        &self.store
+    }
+
+    /// The loaded model, loading it on first use. Models must already be installed.
+    pub fn model(&self, name: &str) -> Result<Arc<WhisperModel>> {
+        if let Some(m) = self.loaded.lock().unwrap().get(name) {
+            return Ok(m.clone());
+        }
+        let path = self.store.installed_path(name)?;
+        let started = Instant::now();
+        let model = Arc::new(WhisperModel::load(name, &path)?);
+        tracing::info!(model = name, seconds = started.elapsed().as_secs_f64(), "model loaded");
+        // Two threads may load at once; the first insert wins and both use it.
+        Ok(self.loaded.lock().unwrap().entry(name.to_string()).or_insert(model).clone())
+    }
+
+    /// Transcribes audio with one configuration. Silence is answered with an empty transcript without
+    /// running the model (whisper invents words on digital silence).
+    pub fn transcribe(&self, pcm: &Pcm16k, config: &SpeechConfig, opts: &RequestOptions) -> Result<Transcript> {
+        let started = Instant::now();
+        if audio::level::is_silent(&pcm.0) {
+            return Ok(Transcript::from_segments(vec![], &config.model, config.beam, pcm.seconds(), 0.0));
+        }
+        let model = self.model(&config.model)?;
+        let mut decoder = model.decoder()?;
+        let params = DecodeParams {
+            beam: config.beam,
+            threads: config.threads,
+            language: opts.language.clone().or(Some("en".into())),
+            prompt: opts.prompt.clone(),
+            word_timestamps: true,
+        };
+        let segments = decoder.decode(&pcm.0, &params, None)?;
+        let segments = segments.into_iter().filter(|s| !is_hallucination(s)).collect();
+        Ok(Transcript::from_segments(segments, &config.model, config.beam, pcm.seconds(), started.elapsed().as_secs_f64()))
+    }
+}
