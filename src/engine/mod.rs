@@ -2,6 +2,8 @@
 //! whisper context per model, shared by every request) and runs a speech configuration on audio.
 //! Transports ask it for transcripts; they never touch a backend.
 
+pub mod cpu;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -12,6 +14,7 @@ use crate::audio::{self, Pcm16k};
 use crate::backend::whisper::{default_threads, DecodeParams, Segment, WhisperModel};
 use crate::provision::store::ModelStore;
 use crate::transcript::Transcript;
+use cpu::CpuBudget;
 
 /// One point in the configuration space: which model, how to decode it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -45,14 +48,53 @@ fn is_hallucination(s: &Segment) -> bool {
     s.no_speech_prob > NO_SPEECH_PROB && s.avg_logprob < LOW_LOGPROB
 }
 
+/// Removes whisper's non-speech annotations: `[BLANK_AUDIO]`, `[MUSIC]`, and segments that are only a
+/// parenthesised or starred sound description such as "(wind blowing)" or "*sigh*".
+fn strip_annotations(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0;
+    for c in text.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let t = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    let wrapped = |open: char, close: char| t.starts_with(open) && t.ends_with(close);
+    if wrapped('(', ')') || (t.len() > 1 && wrapped('*', '*')) {
+        return String::new();
+    }
+    t
+}
+
+/// Whisper's segments with hallucinations and annotations removed.
+fn clean(segments: Vec<Segment>) -> Vec<Segment> {
+    segments
+        .into_iter()
+        .filter(|s| !is_hallucination(s))
+        .filter_map(|mut s| {
+            s.text = strip_annotations(&s.text);
+            s.words.retain(|w| !w.word.starts_with('[') && !w.word.ends_with(']'));
+            (!s.text.is_empty()).then_some(s)
+        })
+        .collect()
+}
+
 pub struct Engine {
     store: ModelStore,
     loaded: Mutex<HashMap<String, Arc<WhisperModel>>>,
+    cpu: &'static CpuBudget,
 }
 
 impl Engine {
     pub fn new(store: ModelStore) -> Self {
-        Engine { store, loaded: Mutex::new(HashMap::new()) }
+        Engine { store, loaded: Mutex::new(HashMap::new()), cpu: CpuBudget::global() }
+    }
+
+    pub fn cpu(&self) -> &'static CpuBudget {
+        self.cpu
     }
 
     pub fn store(&self) -> &ModelStore {
@@ -81,15 +123,30 @@ impl Engine {
         }
         let model = self.model(&config.model)?;
         let mut decoder = model.decoder()?;
+        let permit = self.cpu.acquire(config.threads);
         let params = DecodeParams {
             beam: config.beam,
-            threads: config.threads,
+            threads: permit.threads(),
             language: opts.language.clone().or(Some("en".into())),
             prompt: opts.prompt.clone(),
             word_timestamps: true,
         };
-        let segments = decoder.decode(&pcm.0, &params, None)?;
-        let segments = segments.into_iter().filter(|s| !is_hallucination(s)).collect();
+        let segments = clean(decoder.decode(&pcm.0, &params, None)?);
+        drop(permit);
         Ok(Transcript::from_segments(segments, &config.model, config.beam, pcm.seconds(), started.elapsed().as_secs_f64()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_are_removed() {
+        assert_eq!(strip_annotations("[BLANK_AUDIO]"), "");
+        assert_eq!(strip_annotations(" (wind blowing) "), "");
+        assert_eq!(strip_annotations("*sigh*"), "");
+        assert_eq!(strip_annotations("Hello [MUSIC] there."), "Hello there.");
+        assert_eq!(strip_annotations("Ten of clubs (the card)."), "Ten of clubs (the card).");
     }
 }
