@@ -7,5 +7,6 @@ pub mod audio;
 pub mod backend;
 pub mod engine;
 pub mod provision;
+pub mod server;
 pub mod transcript;
 pub mod wer;

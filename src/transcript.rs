@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::backend::whisper::Segment;
+use crate::engine::Segment;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Transcript {

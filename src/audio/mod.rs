@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod level;
+pub mod pcm;
 pub mod resample;
 
 /// Whisper's input sample rate.

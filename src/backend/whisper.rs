@@ -39,7 +39,7 @@ pub fn default_threads() -> u32 {
     std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2).min(8)
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Word {
     pub word: String,
     pub start: f64,
@@ -49,7 +49,7 @@ pub struct Word {
 }
 
 /// One decoded segment, times in seconds from the start of the audio decoded.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     pub start: f64,
     pub end: f64,
@@ -93,6 +93,13 @@ impl WhisperModel {
     }
 }
 
+/// Called by ggml between computation steps; `user_data` points at the decode's cancel flag.
+unsafe extern "C" fn abort_trampoline(user_data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `decode` passes `Arc::as_ptr` of an `AtomicBool` it keeps alive for the whole call.
+    let flag = unsafe { &*(user_data as *const AtomicBool) };
+    flag.load(Ordering::Relaxed)
+}
+
 pub struct WhisperDecoder {
     state: WhisperState,
     multilingual: bool,
@@ -120,8 +127,14 @@ impl WhisperDecoder {
         if let Some(prompt) = &p.prompt {
             params.set_initial_prompt(prompt);
         }
-        if let Some(flag) = cancel.clone() {
-            params.set_abort_callback_safe(move || flag.load(Ordering::Relaxed));
+        // whisper-rs 0.16's `set_abort_callback_safe` casts its boxed closure to the wrong type (reads
+        // garbage: random aborts and crashes), so the raw callback is used with a trampoline of our own.
+        // The flag outlives the call: `cancel` holds a reference until `full` returns.
+        if let Some(flag) = &cancel {
+            unsafe {
+                params.set_abort_callback(Some(abort_trampoline));
+                params.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
+            }
         }
         let result = self.state.full(params, pcm);
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {

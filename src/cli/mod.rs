@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to one module per subcommand.
 
 mod models;
+mod serve;
 mod transcribe;
 
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ pub enum Command {
     Models(models::ModelsCommand),
     /// Transcribe an audio file.
     Transcribe(transcribe::TranscribeArgs),
+    /// Serve streaming recognition over WebSocket (fetches the tiers' models on first start).
+    Serve(serve::ServeArgs),
 }
 
 impl Cli {
@@ -54,5 +57,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Models(cmd) => models::run(cmd, &models_dir),
         Command::Transcribe(args) => transcribe::run(args, &models_dir),
+        Command::Serve(args) => serve::run(args, &models_dir),
     }
 }

@@ -8,8 +8,17 @@ use std::sync::{Condvar, Mutex};
 
 pub struct CpuBudget {
     total: u32,
-    used: Mutex<u32>,
+    state: Mutex<Tickets>,
     freed: Condvar,
+}
+
+/// Threads in use, and a ticket line so that waiters are served in arrival order: a decode that needs
+/// every core is not starved by a stream of one-thread decodes taking each core as it frees.
+#[derive(Default)]
+struct Tickets {
+    used: u32,
+    next_ticket: u64,
+    serving: u64,
 }
 
 /// Threads held by one decode; returned on drop.
@@ -26,7 +35,7 @@ impl CpuPermit<'_> {
 
 impl CpuBudget {
     pub fn new(total: u32) -> Self {
-        CpuBudget { total: total.max(1), used: Mutex::new(0), freed: Condvar::new() }
+        CpuBudget { total: total.max(1), state: Mutex::new(Tickets::default()), freed: Condvar::new() }
     }
 
     /// The process's budget: the machine's cores, shared by every engine in the process.
@@ -39,22 +48,29 @@ impl CpuBudget {
         self.total
     }
 
-    /// Blocks until `threads` (capped at the budget) are free, then holds them.
+    /// Blocks until it is this caller's turn and `threads` (capped at the budget) are free, then
+    /// holds them.
     pub fn acquire(&self, threads: u32) -> CpuPermit<'_> {
         let threads = threads.clamp(1, self.total);
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        while *used + threads > self.total {
-            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = st.next_ticket;
+        st.next_ticket += 1;
+        while st.serving != ticket || st.used + threads > self.total {
+            st = self.freed.wait(st).unwrap_or_else(|e| e.into_inner());
         }
-        *used += threads;
+        st.used += threads;
+        st.serving += 1;
+        drop(st);
+        // The next in line may fit in what is left.
+        self.freed.notify_all();
         CpuPermit { budget: self, threads }
     }
 }
 
 impl Drop for CpuPermit<'_> {
     fn drop(&mut self) {
-        let mut used = self.budget.used.lock().unwrap_or_else(|e| e.into_inner());
-        *used -= self.threads;
+        let mut st = self.budget.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.used -= self.threads;
         self.budget.freed.notify_all();
     }
 }

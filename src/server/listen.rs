@@ -1,0 +1,406 @@
+//! `GET /v1/listen`: one WebSocket per live audio stream.
+//!
+//! The session task reads audio and control frames, feeds the segmenter, submits partial and final
+//! decodes to the engine's pool, and sends results back in order. Its outgoing queue is bounded:
+//! partials are dropped when a client reads too slowly, finals never are.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::protocol::{close, ControlMessage, ServerMessage, TierInfo};
+use super::App;
+use crate::audio::pcm::{Encoding, PcmDecoder};
+use crate::audio::resample::StreamResampler;
+use crate::engine::pool::{DecodeJob, DecodeOutput, JobError, Priority};
+use crate::engine::stream::{first_words, EndpointConfig, SegmentEvent, Segmenter, StablePrefix};
+use crate::engine::tiers::{Tier, TierRequest};
+
+/// Outgoing messages waiting for a slow client, beyond which partials are dropped.
+const OUTGOING_QUEUE: usize = 64;
+
+pub async fn handler(State(app): State<Arc<App>>, Query(query): Query<HashMap<String, String>>, ws: WebSocketUpgrade) -> Response {
+    // Accept frames a little over the limit so that an oversized one is answered with 1009 and a
+    // reason, rather than the connection just breaking.
+    let max = app.limits.max_frame_bytes * 4 + 1024;
+    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| run_session(app, query, socket))
+}
+
+/// Validated connection parameters.
+struct Params {
+    tier: Tier,
+    sample_rate: u32,
+    encoding: Encoding,
+    encoding_name: String,
+    language: Option<String>,
+}
+
+fn parse_params(app: &App, q: &HashMap<String, String>) -> Result<Params, String> {
+    let known = ["tier", "sample_rate", "encoding", "language", "token"];
+    if let Some(k) = q.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(format!("unknown query parameter {k:?}; known: {}", known.join(", ")));
+    }
+    let tier = app.tiers.resolve(&TierRequest { tier: q.get("tier").cloned() }).map_err(|e| e.to_string())?.clone();
+    let sample_rate = match q.get("sample_rate") {
+        None => 16000,
+        Some(s) => s.parse::<u32>().ok().filter(|r| (8000..=48000).contains(r)).ok_or_else(|| format!("sample_rate must be a whole number from 8000 to 48000, got {s:?}"))?,
+    };
+    let encoding_name = q.get("encoding").cloned().unwrap_or_else(|| "pcm_s16le".into());
+    let encoding = Encoding::parse(&encoding_name).ok_or_else(|| format!("unsupported encoding {encoding_name:?}; use pcm_s16le or pcm_f32le"))?;
+    let language = match q.get("language").map(String::as_str) {
+        None => Some("en".to_string()),
+        Some("auto") => None,
+        Some(l) if (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_lowercase()) => Some(l.to_string()),
+        Some(l) => return Err(format!("language must be an ISO 639-1 code such as \"en\", or \"auto\"; got {l:?}")),
+    };
+    Ok(Params { tier, sample_rate, encoding, encoding_name, language })
+}
+
+fn json(msg: &ServerMessage) -> Message {
+    Message::Text(serde_json::to_string(msg).expect("messages serialise").into())
+}
+
+fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// How long to wait for the client's half of the close handshake.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// After our close frame: read (and discard) until the client's close arrives, so the connection is
+/// not torn down under frames the client is still sending (which would lose our close frame to a
+/// TCP reset).
+async fn await_client_close<S>(stream: &mut S)
+where
+    S: futures_util::Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(m)) = stream.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Sends an error message and closes; used before a session exists.
+async fn refuse(mut socket: WebSocket, code: u16, error_code: &str, message: String) {
+    let _ = socket.send(json(&ServerMessage::Error { code: error_code.into(), message: message.clone() })).await;
+    let reason: String = message.chars().take(120).collect();
+    let _ = socket.send(close_frame(code, &reason)).await;
+    await_client_close(&mut socket).await;
+}
+
+/// What a decode forwarder reports back to the session loop.
+struct DecodeResult {
+    priority: Priority,
+    utterance: u64,
+    start: f64,
+    end: f64,
+    endpoint_at: Instant,
+    result: Result<DecodeOutput, JobError>,
+}
+
+/// Counts the session while it lives.
+struct Admitted(Arc<App>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.sessions.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn run_session(app: Arc<App>, query: HashMap<String, String>, socket: WebSocket) {
+    let active = app.sessions.active.fetch_add(1, Ordering::SeqCst) + 1;
+    let admitted = Admitted(app.clone());
+    if active > app.limits.max_connections {
+        return refuse(socket, close::TRY_AGAIN_LATER, "overloaded", format!("the server is at its limit of {} streams; try again later", app.limits.max_connections)).await;
+    }
+    let params = match parse_params(&app, &query) {
+        Ok(p) => p,
+        Err(message) => return refuse(socket, close::POLICY, "bad_request", message).await,
+    };
+    let resampler = match StreamResampler::new(params.sample_rate) {
+        Ok(r) => r,
+        Err(e) => return refuse(socket, close::POLICY, "bad_request", e.to_string()).await,
+    };
+    app.sessions.started.fetch_add(1, Ordering::SeqCst);
+    let id = format!("{:016x}", rand::random::<u64>());
+    tracing::info!(session = %id, tier = %params.tier.name, sample_rate = params.sample_rate, encoding = %params.encoding_name, "stream opened");
+
+    let (sink, mut stream) = socket.split();
+    let (out_tx, out_rx) = mpsc::channel::<Message>(OUTGOING_QUEUE);
+    let (results_tx, results_rx) = mpsc::unbounded_channel::<DecodeResult>();
+    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let mut session = Session {
+        app: app.clone(),
+        stream_key: rand::random(),
+        tier: params.tier,
+        language: params.language,
+        prompt: None,
+        pcm: PcmDecoder::new(params.encoding),
+        resampler,
+        segmenter: Segmenter::new(app.vad.clone(), EndpointConfig::default()),
+        stable: StablePrefix::default(),
+        out: out_tx,
+        cancel: Arc::new(AtomicBool::new(false)),
+        finals_order: VecDeque::new(),
+        finals_done: BTreeMap::new(),
+        last_final_submitted: None,
+        results_tx,
+        results_rx,
+        outstanding: 0,
+    };
+    let ready = ServerMessage::Ready {
+        session: id.clone(),
+        tier: TierInfo { name: session.tier.name.clone(), model: session.tier.model.clone(), decoding: session.tier.decoding.clone(), beam: session.tier.beam },
+        sample_rate: params.sample_rate,
+        encoding: params.encoding_name,
+    };
+    let _ = session.out.send(json(&ready)).await;
+    let (code, reason) = session.run(&mut stream).await;
+    // Stop this stream's decodes and wait until none is running, so that when the client sees the
+    // close, the session holds no compute and no memory.
+    session.cancel.store(true, Ordering::Relaxed);
+    session.drain().await;
+    let _ = session.out.send(close_frame(code, &reason)).await;
+    drop(session);
+    let _ = writer.await;
+    await_client_close(&mut stream).await;
+    tracing::info!(session = %id, code, reason = %reason, "stream closed");
+    drop(admitted);
+}
+
+async fn write_loop(mut sink: futures_util::stream::SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Message>) {
+    while let Some(msg) = rx.recv().await {
+        let is_close = matches!(msg, Message::Close(_));
+        if sink.send(msg).await.is_err() || is_close {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+struct Session {
+    app: Arc<App>,
+    /// Identifies this stream's jobs in the decode pool.
+    stream_key: u64,
+    tier: Tier,
+    language: Option<String>,
+    prompt: Option<String>,
+    pcm: PcmDecoder,
+    resampler: StreamResampler,
+    segmenter: Segmenter,
+    stable: StablePrefix,
+    out: mpsc::Sender<Message>,
+    /// Set when the session ends: queued and running decodes of this stream stop.
+    cancel: Arc<AtomicBool>,
+    /// Utterances whose finals were submitted, in order, and finished ones waiting for their turn.
+    finals_order: VecDeque<u64>,
+    finals_done: BTreeMap<u64, ServerMessage>,
+    last_final_submitted: Option<u64>,
+    results_tx: mpsc::UnboundedSender<DecodeResult>,
+    results_rx: mpsc::UnboundedReceiver<DecodeResult>,
+    /// Decodes submitted and not yet reported back.
+    outstanding: usize,
+}
+
+impl Session {
+    /// Runs until the stream ends; returns the close code and reason.
+    async fn run(&mut self, stream: &mut futures_util::stream::SplitStream<WebSocket>) -> (u16, String) {
+        let idle = self.app.limits.idle_timeout;
+        let mut ending = false;
+        loop {
+            if ending && self.finals_order.is_empty() {
+                return (close::NORMAL, "end of stream".into());
+            }
+            tokio::select! {
+                biased;
+                Some(r) = self.results_rx.recv() => self.on_result(r).await,
+                incoming = tokio::time::timeout(idle, stream.next()), if !ending => {
+                    let msg = match incoming {
+                        Err(_) => return (close::GOING_AWAY, format!("idle for {} s", idle.as_secs())),
+                        Ok(None) | Ok(Some(Err(_))) => return (close::GOING_AWAY, "client went away".into()),
+                        Ok(Some(Ok(m))) => m,
+                    };
+                    match msg {
+                        Message::Binary(bytes) => {
+                            if bytes.len() > self.app.limits.max_frame_bytes {
+                                let m = format!("frame of {} bytes exceeds the limit of {}", bytes.len(), self.app.limits.max_frame_bytes);
+                                self.send_error("frame_too_large", &m).await;
+                                return (close::TOO_BIG, m);
+                            }
+                            let samples = self.pcm.push(&bytes);
+                            let pcm16k = self.resampler.push(&samples);
+                            if let Err(e) = self.feed(&pcm16k) {
+                                return self.internal(e).await;
+                            }
+                        }
+                        Message::Text(text) => match serde_json::from_str::<ControlMessage>(&text) {
+                            Ok(ControlMessage::End) => {
+                                let tail = self.resampler.flush();
+                                if let Err(e) = self.feed(&tail) {
+                                    return self.internal(e).await;
+                                }
+                                if let Some(ev) = self.segmenter.finish() {
+                                    self.submit(ev);
+                                }
+                                ending = true;
+                            }
+                            Ok(ControlMessage::Config { tier, language, prompt }) => self.reconfigure(tier, language, prompt).await,
+                            Err(e) => self.send_error("bad_control", &format!("control message is not valid: {e}")).await,
+                        },
+                        Message::Close(_) => return (close::NORMAL, "client closed".into()),
+                        Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn feed(&mut self, pcm16k: &[f32]) -> anyhow::Result<()> {
+        for ev in self.segmenter.push(pcm16k)? {
+            self.submit(ev);
+        }
+        Ok(())
+    }
+
+    /// Waits for every submitted decode to report back (they were cancelled: this is quick).
+    async fn drain(&mut self) {
+        while self.outstanding > 0 {
+            match self.results_rx.recv().await {
+                Some(_) => self.outstanding -= 1,
+                None => break,
+            }
+        }
+    }
+
+    fn submit(&mut self, ev: SegmentEvent) {
+        let (priority, utterance, start, end, pcm) = match ev {
+            SegmentEvent::Partial { utterance, start, pcm } => {
+                let end = start + pcm.len() as f64 / 16000.0;
+                (Priority::Partial, utterance, start, end, pcm)
+            }
+            SegmentEvent::Final { utterance, start, end, pcm } => {
+                self.finals_order.push_back(utterance);
+                self.last_final_submitted = Some(utterance);
+                self.stable.reset();
+                (Priority::Final, utterance, start, end, pcm)
+            }
+        };
+        let job = DecodeJob {
+            priority,
+            stream: self.stream_key,
+            config: self.tier.config.clone(),
+            pcm,
+            language: self.language.clone(),
+            prompt: self.prompt.clone(),
+            cancel: self.cancel.clone(),
+        };
+        let rx = self.app.engine.pool().submit(job);
+        self.outstanding += 1;
+        let tx = self.results_tx.clone();
+        let endpoint_at = Instant::now();
+        tokio::spawn(async move {
+            let result = rx.await.unwrap_or(Err(JobError::Cancelled));
+            let _ = tx.send(DecodeResult { priority, utterance, start, end, endpoint_at, result });
+        });
+    }
+
+    async fn on_result(&mut self, r: DecodeResult) {
+        self.outstanding -= 1;
+        match (r.priority, r.result) {
+            (Priority::Partial, Ok(out)) => {
+                // A partial that lost the race with its utterance's final is stale.
+                if self.last_final_submitted.is_some_and(|f| f >= r.utterance) {
+                    return;
+                }
+                let text = out.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+                if text.is_empty() {
+                    return;
+                }
+                let stable = first_words(&text, self.stable.update(&text));
+                let msg = ServerMessage::Partial { utterance: r.utterance, text, stable, start: r.start, end: r.end };
+                // Dropped when the client is behind: the next partial supersedes it.
+                let _ = self.out.try_send(json(&msg));
+            }
+            (Priority::Partial, Err(_)) => {}
+            (Priority::Final, result) => {
+                let msg = match result {
+                    Ok(out) => {
+                        let text = out.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+                        let words = out
+                            .segments
+                            .iter()
+                            .flat_map(|s| s.words.iter())
+                            .map(|w| crate::engine::Word { start: w.start + r.start, end: w.end + r.start, ..w.clone() })
+                            .collect();
+                        Some(ServerMessage::Final {
+                            utterance: r.utterance,
+                            text,
+                            start: r.start,
+                            end: r.end,
+                            words,
+                            latency_ms: r.endpoint_at.elapsed().as_secs_f64() * 1000.0,
+                            model: out.config.model,
+                            beam: out.config.beam,
+                        })
+                    }
+                    Err(JobError::Cancelled) => None,
+                    Err(e) => Some(ServerMessage::Error { code: "decode_failed".into(), message: format!("utterance {}: {e}", r.utterance) }),
+                };
+                self.finals_done.insert(r.utterance, msg.unwrap_or(ServerMessage::Error { code: "cancelled".into(), message: String::new() }));
+                self.flush_finals().await;
+            }
+        }
+    }
+
+    /// Sends finished finals in utterance order. Finals with no text (noise) are not sent.
+    async fn flush_finals(&mut self) {
+        while let Some(&next) = self.finals_order.front() {
+            let Some(msg) = self.finals_done.remove(&next) else { break };
+            self.finals_order.pop_front();
+            let skip = match &msg {
+                ServerMessage::Final { text, .. } => text.trim().is_empty(),
+                ServerMessage::Error { code, .. } => code == "cancelled",
+                _ => false,
+            };
+            if !skip {
+                let _ = self.out.send(json(&msg)).await;
+            }
+        }
+    }
+
+    async fn reconfigure(&mut self, tier: Option<String>, language: Option<String>, prompt: Option<String>) {
+        if let Some(name) = tier {
+            match self.app.tiers.resolve(&TierRequest { tier: Some(name) }) {
+                Ok(t) => self.tier = t.clone(),
+                Err(e) => return self.send_error("bad_tier", &e.to_string()).await,
+            }
+        }
+        if let Some(l) = language {
+            self.language = (l != "auto").then_some(l);
+        }
+        if prompt.is_some() {
+            self.prompt = prompt;
+        }
+    }
+
+    async fn send_error(&self, code: &str, message: &str) {
+        let _ = self.out.send(json(&ServerMessage::Error { code: code.into(), message: message.into() })).await;
+    }
+
+    async fn internal(&self, e: anyhow::Error) -> (u16, String) {
+        tracing::error!(error = %format!("{e:#}"), "session failed");
+        self.send_error("internal", "internal error").await;
+        (close::INTERNAL, "internal error".into())
+    }
+}

@@ -1,0 +1,99 @@
+//! `tierd serve`: the HTTP/WebSocket transport. Routes, shared state and start-up (models fetched and
+//! loaded before the port opens).
+
+pub mod listen;
+pub mod protocol;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::backend::{onnx, vad::SileroVad};
+use crate::engine::tiers::Tiers;
+use crate::engine::Engine;
+use crate::provision::progress::Progress;
+use crate::provision::store::ModelStore;
+
+/// Configurable limits; every one is answered with a documented close code when hit.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Concurrent streams; the next is closed with 1013.
+    pub max_connections: usize,
+    /// Largest binary frame; a larger one closes the stream with 1009.
+    pub max_frame_bytes: usize,
+    /// A stream that sends nothing for this long is closed with 1001.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_connections: 64, max_frame_bytes: 1 << 20, idle_timeout: Duration::from_secs(30) }
+    }
+}
+
+#[derive(Default)]
+pub struct SessionCounters {
+    pub active: AtomicUsize,
+    pub started: AtomicUsize,
+}
+
+/// State shared by every request.
+pub struct App {
+    pub engine: Engine,
+    pub tiers: Tiers,
+    pub vad: Arc<SileroVad>,
+    pub limits: Limits,
+    pub sessions: SessionCounters,
+}
+
+/// Runtime assets every server needs besides the tiers' models.
+const ASSETS: [&str; 2] = ["silero-vad", "onnxruntime"];
+
+impl App {
+    /// Fetches (first start) and loads everything the tiers need. Blocking: call before serving.
+    pub fn start(store: ModelStore, tiers: Tiers, limits: Limits, progress: &Progress) -> Result<Arc<App>> {
+        for name in ASSETS.iter().map(|s| s.to_string()).chain(tiers.models()) {
+            store.pull(&name, progress).with_context(|| format!("fetching model {name}"))?;
+        }
+        let env = onnx::init(&store.installed_path("onnxruntime")?)?;
+        let vad = Arc::new(SileroVad::load(env, &store.installed_path("silero-vad")?)?);
+        let engine = Engine::new(store);
+        for model in tiers.models() {
+            engine.preload(&model)?;
+        }
+        Ok(Arc::new(App { engine, tiers, vad, limits, sessions: SessionCounters::default() }))
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/tiers", get(tiers))
+        .route("/v1/stats", get(stats))
+        .route("/v1/listen", get(listen::handler))
+        .with_state(app)
+}
+
+async fn tiers(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({ "default": app.tiers.default_name(), "tiers": app.tiers.all() }))
+}
+
+async fn stats(State(app): State<Arc<App>>) -> Json<Value> {
+    use std::sync::atomic::Ordering;
+    Json(json!({
+        "active_sessions": app.sessions.active.load(Ordering::SeqCst),
+        "sessions_started": app.sessions.started.load(Ordering::SeqCst),
+        "decode": app.engine.pool().stats(),
+    }))
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await.context("serving")
+}
