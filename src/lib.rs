@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod backend;
+pub mod client;
 pub mod engine;
 pub mod provision;
 pub mod server;

@@ -27,9 +27,10 @@ fn corpus_wer(engine: &Engine, config: &SpeechConfig) -> WerStats {
     }
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
-        "| {} beam {} | WER {:.1}% ({}/{}) | {:.1} s wall for {:.1} s audio |",
+        "| {} beam {}{} | WER {:.1}% ({}/{}) | {:.1} s wall for {:.1} s audio |",
         config.model,
         config.beam,
+        if config.fit_audio_ctx { " fitted ctx" } else { "" },
         100.0 * total.rate(),
         total.errors(),
         total.reference_words,
@@ -110,3 +111,4 @@ fn segments_carry_word_timings_inside_the_audio() {
     }
     assert!(words.iter().any(|w| w.word.to_lowercase().contains("dashwood")));
 }
+

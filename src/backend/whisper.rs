@@ -26,12 +26,27 @@ pub struct DecodeParams {
     pub prompt: Option<String>,
     /// Per-token timestamps, for word timings.
     pub word_timestamps: bool,
+    /// Encoder positions to run (50 per second of audio); None = the full 30 s window (1500).
+    pub audio_ctx: Option<u32>,
 }
 
 impl Default for DecodeParams {
     fn default() -> Self {
-        DecodeParams { beam: 1, threads: default_threads(), language: Some("en".into()), prompt: None, word_timestamps: true }
+        DecodeParams { beam: 1, threads: default_threads(), language: Some("en".into()), prompt: None, word_timestamps: true, audio_ctx: None }
     }
+}
+
+/// Encoder positions per second of audio (whisper: 100 mel frames/s, halved by the conv stride).
+const CTX_PER_SECOND: f64 = 50.0;
+/// Whisper's full window: 30 s.
+pub const FULL_AUDIO_CTX: u32 = 1500;
+
+/// An encoder window fitted to `samples` of 16 kHz audio: its length plus a margin of ~1.3 s,
+/// rounded up to a multiple of 64, at most the full window. Short utterances then cost a fraction of
+/// a 30 s encode.
+pub fn fitted_audio_ctx(samples: usize) -> u32 {
+    let needed = (samples as f64 / 16000.0 * CTX_PER_SECOND).ceil() as u32 + 64;
+    (needed.div_ceil(64) * 64).min(FULL_AUDIO_CTX)
 }
 
 /// Threads for one decode: the machine's cores, capped at 8 where whisper.cpp stops gaining.
@@ -122,6 +137,9 @@ impl WhisperDecoder {
         params.set_token_timestamps(p.word_timestamps);
         // Each request stands alone: no text carried over from a previous decode on this state.
         params.set_no_context(true);
+        if let Some(ctx) = p.audio_ctx {
+            params.set_audio_ctx(ctx as i32);
+        }
         let language = if self.multilingual { p.language.as_deref() } else { Some("en") };
         params.set_language(language.or(Some("auto")));
         if let Some(prompt) = &p.prompt {

@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch to one module per subcommand.
 
+mod bench;
 mod models;
 mod serve;
 mod transcribe;
@@ -34,6 +35,9 @@ pub enum Command {
     Transcribe(transcribe::TranscribeArgs),
     /// Serve streaming recognition over WebSocket (fetches the tiers' models on first start).
     Serve(serve::ServeArgs),
+    /// Benchmarks that print a table.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 impl Cli {
@@ -48,6 +52,8 @@ pub fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
+    // whisper.cpp logs a cancelled decode as an error ("failed to encode"); its own logs show from -vv.
+    let default = if verbose >= 2 { default.to_string() } else { format!("{default},whisper_rs=off") };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
@@ -58,5 +64,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Models(cmd) => models::run(cmd, &models_dir),
         Command::Transcribe(args) => transcribe::run(args, &models_dir),
         Command::Serve(args) => serve::run(args, &models_dir),
+        Command::Bench(cmd) => bench::run(cmd, &models_dir),
     }
 }

@@ -33,6 +33,9 @@ pub struct TranscribeArgs {
     pub prompt: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Size the encoder window to the audio instead of whisper's padded 30 s (faster on short audio).
+    #[arg(long)]
+    pub fit_audio_ctx: bool,
 }
 
 pub fn run(args: TranscribeArgs, models_dir: &Path) -> Result<ExitCode> {
@@ -44,6 +47,7 @@ pub fn run(args: TranscribeArgs, models_dir: &Path) -> Result<ExitCode> {
     if let Some(t) = args.threads {
         config.threads = t;
     }
+    config.fit_audio_ctx = args.fit_audio_ctx;
     let language = (args.language != "auto").then_some(args.language);
     let opts = RequestOptions { language, prompt: args.prompt };
     let transcript = engine.transcribe(&pcm, &config, &opts)?;

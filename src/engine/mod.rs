@@ -32,11 +32,14 @@ pub struct SpeechConfig {
     pub beam: u32,
     /// Threads per decode.
     pub threads: u32,
+    /// Run the encoder over the audio's length (plus a margin) instead of whisper's padded 30 s.
+    #[serde(default)]
+    pub fit_audio_ctx: bool,
 }
 
 impl SpeechConfig {
     pub fn new(model: &str, beam: u32) -> Self {
-        SpeechConfig { model: model.to_string(), beam: beam.max(1), threads: default_threads() }
+        SpeechConfig { model: model.to_string(), beam: beam.max(1), threads: default_threads(), fit_audio_ctx: false }
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::cpu::CpuBudget;
 use super::{clean, ModelCache, SpeechConfig};
 use crate::audio::{level, SAMPLE_RATE};
-use crate::backend::whisper::{DecodeError, DecodeParams, Segment, WhisperDecoder};
+use crate::backend::whisper::{fitted_audio_ctx, DecodeError, DecodeParams, Segment, WhisperDecoder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
@@ -88,6 +88,7 @@ struct Shared {
     models: Arc<ModelCache>,
     cpu: &'static CpuBudget,
     max_queued_finals: usize,
+    workers: usize,
     decodes: AtomicU64,
     skipped: AtomicU64,
     busy: AtomicU64,
@@ -109,6 +110,7 @@ impl DecodePool {
             models,
             cpu: CpuBudget::global(),
             max_queued_finals,
+            workers: workers.max(1),
             decodes: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
             busy: AtomicU64::new(0),
@@ -145,6 +147,12 @@ impl DecodePool {
         drop(q);
         self.shared.ready.notify_one();
         rx
+    }
+
+    /// Whether there is spare compute for an interim decode: a worker idle and no final waiting.
+    pub fn has_spare_capacity(&self) -> bool {
+        let q = self.shared.queue.lock().unwrap();
+        q.finals.is_empty() && q.partials.is_empty() && (self.shared.busy.load(Ordering::Relaxed) as usize) < self.shared.workers
     }
 
     pub fn stats(&self) -> PoolStats {
@@ -222,6 +230,7 @@ fn run(s: &Shared, decoders: &mut HashMap<String, WhisperDecoder>, job: &DecodeJ
         language: job.language.clone().or(Some("en".into())),
         prompt: job.prompt.clone(),
         word_timestamps: true,
+        audio_ctx: job.config.fit_audio_ctx.then(|| fitted_audio_ctx(job.pcm.len().max(MIN_SAMPLES))),
     };
     let padded;
     let pcm = if job.pcm.len() < MIN_SAMPLES {

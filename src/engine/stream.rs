@@ -29,6 +29,9 @@ pub struct EndpointConfig {
     pub pre_roll_ms: u32,
     /// New audio between partial decodes.
     pub partial_interval_ms: u32,
+    /// Non-speech after which the final decode starts speculatively, before the endpoint is sure;
+    /// reused when no speech follows, so the final arrives sooner.
+    pub speculate_after_ms: u32,
 }
 
 impl Default for EndpointConfig {
@@ -41,6 +44,7 @@ impl Default for EndpointConfig {
             min_speech_ms: 200,
             pre_roll_ms: 256,
             partial_interval_ms: 640,
+            speculate_after_ms: 192,
         }
     }
 }
@@ -53,8 +57,14 @@ fn ms_to_samples(ms: u32) -> usize {
 pub enum SegmentEvent {
     /// The open utterance so far, for an interim decode.
     Partial { utterance: u64, start: f64, pcm: Vec<f32> },
-    /// A closed utterance. `start`/`end` are seconds from the start of the stream.
-    Final { utterance: u64, start: f64, end: f64, pcm: Vec<f32> },
+    /// The open utterance at the onset of silence: decode it now as the likely final.
+    Speculative { utterance: u64, start: f64, pcm: Vec<f32> },
+    /// Speech resumed after a speculative decode was requested: that decode is wasted.
+    Resumed { utterance: u64 },
+    /// A closed utterance. `start`/`end` are seconds from the start of the stream; `speech_len` is
+    /// how many samples of `pcm` run to the last speech chunk (a speculative decode of at least that
+    /// much audio holds all of the utterance's speech).
+    Final { utterance: u64, start: f64, end: f64, pcm: Vec<f32>, speech_len: usize },
 }
 
 pub struct Segmenter {
@@ -77,6 +87,8 @@ struct Open {
     speech_samples: usize,
     silence_run: usize,
     since_partial: usize,
+    speech_len: usize,
+    speculated: bool,
 }
 
 impl Segmenter {
@@ -116,7 +128,8 @@ impl Segmenter {
                     let mut pcm: Vec<f32> = self.pre_roll.drain(..).collect();
                     let start_sample = self.consumed - pcm.len() as u64;
                     pcm.extend_from_slice(chunk);
-                    self.utterance = Some(Open { id: self.next_id, start_sample, pcm, speech_samples: CHUNK, silence_run: 0, since_partial: CHUNK });
+                    let speech_len = pcm.len();
+                    self.utterance = Some(Open { id: self.next_id, start_sample, pcm, speech_samples: CHUNK, silence_run: 0, since_partial: CHUNK, speech_len, speculated: false });
                     self.next_id += 1;
                 } else {
                     self.pre_roll.extend(chunk);
@@ -134,6 +147,11 @@ impl Segmenter {
                 } else {
                     u.silence_run = 0;
                     u.speech_samples += CHUNK;
+                    u.speech_len = u.pcm.len();
+                    if u.speculated {
+                        u.speculated = false;
+                        events.push(SegmentEvent::Resumed { utterance: u.id });
+                    }
                 }
                 let ended = u.silence_run >= ms_to_samples(cfg.end_silence_ms);
                 let too_long = u.pcm.len() >= ms_to_samples(cfg.max_utterance_ms);
@@ -141,6 +159,10 @@ impl Segmenter {
                     if let Some(e) = self.close() {
                         events.push(e);
                     }
+                } else if !u.speculated && u.silence_run >= ms_to_samples(cfg.speculate_after_ms) && u.speech_samples >= ms_to_samples(cfg.min_speech_ms) {
+                    u.speculated = true;
+                    let start = u.start_sample as f64 / SAMPLE_RATE as f64;
+                    events.push(SegmentEvent::Speculative { utterance: u.id, start, pcm: u.pcm.clone() });
                 } else if u.since_partial >= ms_to_samples(cfg.partial_interval_ms) && u.silence_run == 0 {
                     u.since_partial = 0;
                     let start = u.start_sample as f64 / SAMPLE_RATE as f64;
@@ -162,7 +184,7 @@ impl Segmenter {
         }
         let start = u.start_sample as f64 / SAMPLE_RATE as f64;
         let end = start + u.pcm.len() as f64 / SAMPLE_RATE as f64;
-        Some(SegmentEvent::Final { utterance: u.id, start, end, pcm: u.pcm })
+        Some(SegmentEvent::Final { utterance: u.id, start, end, speech_len: u.speech_len.min(u.pcm.len()), pcm: u.pcm })
     }
 
     /// End of stream: the open utterance (with any audio short of a whole VAD chunk) becomes final.

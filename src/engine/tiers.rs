@@ -18,6 +18,8 @@ struct TierEntry {
     model: String,
     beam: u32,
     threads: u32,
+    #[serde(default)]
+    fit_audio_ctx: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +72,7 @@ impl Tiers {
             .into_iter()
             .map(|t| Tier {
                 decoding: if t.beam > 1 { "beam".into() } else { "greedy".into() },
-                config: SpeechConfig { model: t.model.clone(), beam: t.beam.max(1), threads: t.threads.max(1) },
+                config: SpeechConfig { model: t.model.clone(), beam: t.beam.max(1), threads: t.threads.max(1), fit_audio_ctx: t.fit_audio_ctx },
                 name: t.name,
                 description: t.description,
                 model: t.model,

@@ -99,9 +99,27 @@ async fn refuse(mut socket: WebSocket, code: u16, error_code: &str, message: Str
     await_client_close(&mut socket).await;
 }
 
+/// Why a decode was submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Partial,
+    /// Started at the onset of silence; becomes the final if no speech follows.
+    Speculative,
+    Final,
+}
+
+/// A speculative decode of the open utterance, and its result once back.
+struct Speculation {
+    utterance: u64,
+    /// Samples of the utterance it decoded.
+    len: usize,
+    cancel: Arc<AtomicBool>,
+    result: Option<DecodeResult>,
+}
+
 /// What a decode forwarder reports back to the session loop.
 struct DecodeResult {
-    priority: Priority,
+    kind: Kind,
     utterance: u64,
     start: f64,
     end: f64,
@@ -158,6 +176,10 @@ async fn run_session(app: Arc<App>, query: HashMap<String, String>, socket: WebS
         results_tx,
         results_rx,
         outstanding: 0,
+        speculation: None,
+        promoted: HashMap::new(),
+        partial_cancel: Arc::new(AtomicBool::new(false)),
+        partial_in_flight: false,
     };
     let ready = ServerMessage::Ready {
         session: id.clone(),
@@ -170,6 +192,10 @@ async fn run_session(app: Arc<App>, query: HashMap<String, String>, socket: WebS
     // Stop this stream's decodes and wait until none is running, so that when the client sees the
     // close, the session holds no compute and no memory.
     session.cancel.store(true, Ordering::Relaxed);
+    if let Some(spec) = &session.speculation {
+        spec.cancel.store(true, Ordering::Relaxed);
+    }
+    session.partial_cancel.store(true, Ordering::Relaxed);
     session.drain().await;
     let _ = session.out.send(close_frame(code, &reason)).await;
     drop(session);
@@ -211,6 +237,12 @@ struct Session {
     results_rx: mpsc::UnboundedReceiver<DecodeResult>,
     /// Decodes submitted and not yet reported back.
     outstanding: usize,
+    speculation: Option<Speculation>,
+    /// Closed utterances whose final is a speculative decode still running: utterance → samples decoded.
+    promoted: HashMap<u64, usize>,
+    /// The running partial's own cancel flag: a final or speculative decode makes it useless.
+    partial_cancel: Arc<AtomicBool>,
+    partial_in_flight: bool,
 }
 
 impl Session {
@@ -284,26 +316,76 @@ impl Session {
     }
 
     fn submit(&mut self, ev: SegmentEvent) {
-        let (priority, utterance, start, end, pcm) = match ev {
-            SegmentEvent::Partial { utterance, start, pcm } => {
-                let end = start + pcm.len() as f64 / 16000.0;
-                (Priority::Partial, utterance, start, end, pcm)
+        let (kind, utterance, start, end, pcm) = match ev {
+            SegmentEvent::Resumed { utterance } => {
+                if let Some(spec) = self.speculation.take_if(|s| s.utterance == utterance) {
+                    spec.cancel.store(true, Ordering::Relaxed);
+                }
+                return;
             }
-            SegmentEvent::Final { utterance, start, end, pcm } => {
+            SegmentEvent::Partial { utterance, start, pcm } => {
+                // Interim results only from spare compute: finals are never delayed by them.
+                if self.partial_in_flight || !self.app.engine.pool().has_spare_capacity() {
+                    return;
+                }
+                self.partial_in_flight = true;
+                let end = start + pcm.len() as f64 / 16000.0;
+                (Kind::Partial, utterance, start, end, pcm)
+            }
+            SegmentEvent::Speculative { utterance, start, pcm } => {
+                if let Some(old) = self.speculation.take() {
+                    old.cancel.store(true, Ordering::Relaxed);
+                }
+                let end = start + pcm.len() as f64 / 16000.0;
+                (Kind::Speculative, utterance, start, end, pcm)
+            }
+            SegmentEvent::Final { utterance, start, end, pcm, speech_len } => {
                 self.finals_order.push_back(utterance);
                 self.last_final_submitted = Some(utterance);
                 self.stable.reset();
-                (Priority::Final, utterance, start, end, pcm)
+                // A speculative decode that already holds all of this utterance's speech is the final.
+                if self.speculation.as_ref().is_some_and(|s| s.utterance == utterance && s.len >= speech_len) {
+                    let spec = self.speculation.take().expect("checked above");
+                    match spec.result {
+                        Some(mut r) => {
+                            r.endpoint_at = Instant::now();
+                            self.finish_final(r);
+                        }
+                        None => {
+                            self.promoted.insert(utterance, spec.len);
+                        }
+                    }
+                    return;
+                }
+                if let Some(old) = self.speculation.take() {
+                    old.cancel.store(true, Ordering::Relaxed);
+                }
+                (Kind::Final, utterance, start, end, pcm)
             }
         };
+        let cancel = match kind {
+            Kind::Speculative => Arc::new(AtomicBool::new(false)),
+            Kind::Partial => {
+                self.partial_cancel = Arc::new(AtomicBool::new(false));
+                self.partial_cancel.clone()
+            }
+            Kind::Final => self.cancel.clone(),
+        };
+        if kind != Kind::Partial {
+            // The utterance is closing: its partial would arrive too late to matter.
+            self.partial_cancel.store(true, Ordering::Relaxed);
+        }
+        if kind == Kind::Speculative {
+            self.speculation = Some(Speculation { utterance, len: pcm.len(), cancel: cancel.clone(), result: None });
+        }
         let job = DecodeJob {
-            priority,
+            priority: if kind == Kind::Partial { Priority::Partial } else { Priority::Final },
             stream: self.stream_key,
             config: self.tier.config.clone(),
             pcm,
             language: self.language.clone(),
             prompt: self.prompt.clone(),
-            cancel: self.cancel.clone(),
+            cancel,
         };
         let rx = self.app.engine.pool().submit(job);
         self.outstanding += 1;
@@ -311,56 +393,85 @@ impl Session {
         let endpoint_at = Instant::now();
         tokio::spawn(async move {
             let result = rx.await.unwrap_or(Err(JobError::Cancelled));
-            let _ = tx.send(DecodeResult { priority, utterance, start, end, endpoint_at, result });
+            let _ = tx.send(DecodeResult { kind, utterance, start, end, endpoint_at, result });
         });
     }
 
     async fn on_result(&mut self, r: DecodeResult) {
         self.outstanding -= 1;
-        match (r.priority, r.result) {
-            (Priority::Partial, Ok(out)) => {
-                // A partial that lost the race with its utterance's final is stale.
-                if self.last_final_submitted.is_some_and(|f| f >= r.utterance) {
+        match r.kind {
+            Kind::Partial => self.on_partial(r),
+            Kind::Final => self.finish_final(r),
+            Kind::Speculative => {
+                // Only the speculation that was kept counts: an older one of the same utterance decoded
+                // less audio.
+                let decoded = ((r.end - r.start) * 16000.0).round() as i64;
+                let same = |len: usize| (len as i64 - decoded).abs() <= 1;
+                if self.promoted.get(&r.utterance).is_some_and(|&len| same(len)) {
+                    self.promoted.remove(&r.utterance);
+                    // Latency counts from the endpoint, which came before this result.
+                    self.finish_final(r);
+                    self.flush_finals().await;
                     return;
                 }
-                let text = out.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
-                if text.is_empty() {
+                let Some(spec) = self.speculation.as_mut().filter(|s| s.utterance == r.utterance && same(s.len)) else {
                     return;
-                }
-                let stable = first_words(&text, self.stable.update(&text));
-                let msg = ServerMessage::Partial { utterance: r.utterance, text, stable, start: r.start, end: r.end };
-                // Dropped when the client is behind: the next partial supersedes it.
-                let _ = self.out.try_send(json(&msg));
-            }
-            (Priority::Partial, Err(_)) => {}
-            (Priority::Final, result) => {
-                let msg = match result {
-                    Ok(out) => {
-                        let text = out.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
-                        let words = out
-                            .segments
-                            .iter()
-                            .flat_map(|s| s.words.iter())
-                            .map(|w| crate::engine::Word { start: w.start + r.start, end: w.end + r.start, ..w.clone() })
-                            .collect();
-                        Some(ServerMessage::Final {
-                            utterance: r.utterance,
-                            text,
-                            start: r.start,
-                            end: r.end,
-                            words,
-                            latency_ms: r.endpoint_at.elapsed().as_secs_f64() * 1000.0,
-                            model: out.config.model,
-                            beam: out.config.beam,
-                        })
-                    }
-                    Err(JobError::Cancelled) => None,
-                    Err(e) => Some(ServerMessage::Error { code: "decode_failed".into(), message: format!("utterance {}: {e}", r.utterance) }),
                 };
-                self.finals_done.insert(r.utterance, msg.unwrap_or(ServerMessage::Error { code: "cancelled".into(), message: String::new() }));
-                self.flush_finals().await;
+                if r.result.is_ok() {
+                    spec.result = Some(r);
+                } else {
+                    // Failed or cancelled: the final will be decoded normally.
+                    self.speculation = None;
+                }
             }
         }
+        self.flush_finals().await;
+    }
+
+    fn on_partial(&mut self, r: DecodeResult) {
+        self.partial_in_flight = false;
+        // A partial that lost the race with its utterance's final is stale.
+        if self.last_final_submitted.is_some_and(|f| f >= r.utterance) {
+            return;
+        }
+        let Ok(out) = r.result else { return };
+        let text = out.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return;
+        }
+        let stable = first_words(&text, self.stable.update(&text));
+        let msg = ServerMessage::Partial { utterance: r.utterance, text, stable, start: r.start, end: r.end };
+        // Dropped when the client is behind: the next partial supersedes it.
+        let _ = self.out.try_send(json(&msg));
+    }
+
+    /// Turns a final (or promoted speculative) decode into the message waiting for its turn.
+    fn finish_final(&mut self, r: DecodeResult) {
+        let msg = match r.result {
+            Ok(out) => {
+                let text = out.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+                let words = out
+                    .segments
+                    .iter()
+                    .flat_map(|s| s.words.iter())
+                    .map(|w| crate::engine::Word { start: w.start + r.start, end: w.end + r.start, ..w.clone() })
+                    .collect();
+                ServerMessage::Final {
+                    utterance: r.utterance,
+                    text,
+                    start: r.start,
+                    end: r.end,
+                    words,
+                    latency_ms: r.endpoint_at.elapsed().as_secs_f64() * 1000.0,
+                    decode_ms: out.decode_ms,
+                    model: out.config.model,
+                    beam: out.config.beam,
+                }
+            }
+            Err(JobError::Cancelled) => ServerMessage::Error { code: "cancelled".into(), message: String::new() },
+            Err(e) => ServerMessage::Error { code: "decode_failed".into(), message: format!("utterance {}: {e}", r.utterance) },
+        };
+        self.finals_done.insert(r.utterance, msg);
     }
 
     /// Sends finished finals in utterance order. Finals with no text (noise) are not sent.

@@ -49,6 +49,8 @@ pub enum ServerMessage {
         words: Vec<Word>,
         /// From the end of speech being detected to this message being queued: decode queue + decode.
         latency_ms: f64,
+        /// Time spent decoding it.
+        decode_ms: f64,
         /// The configuration that decoded it.
         model: String,
         beam: u32,
