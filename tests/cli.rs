@@ -132,3 +132,25 @@ fn add_registers_a_ggml_file_and_a_ct2_directory() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(tierd::wer::wer("ten of clubs", &String::from_utf8_lossy(&out.stdout)).errors(), 0);
 }
+
+#[test]
+fn serve_starts_and_answers_health_checks() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    store_with(&[]);
+    let mut child = tierd().args(["serve", "--port", "0"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // First start fetches and loads the tiers' models; wait for the listening line.
+    let addr = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(rest) = line.strip_prefix("tierd: listening on http://") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(body.starts_with("HTTP/1.1 200") && body.ends_with("ok"), "{body}");
+}

@@ -44,6 +44,7 @@ pub fn run(args: ServeArgs, models_dir: &Path) -> Result<ExitCode> {
     runtime.block_on(async move {
         let addr = format!("{}:{}", args.host, args.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+        let addr = listener.local_addr()?;
         eprintln!("tierd: listening on http://{addr} (WebSocket: ws://{addr}/v1/listen)");
         server::serve(listener, app, async {
             let _ = tokio::signal::ctrl_c().await;

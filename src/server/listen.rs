@@ -180,6 +180,7 @@ async fn run_session(app: Arc<App>, query: HashMap<String, String>, socket: WebS
         promoted: HashMap::new(),
         partial_cancel: Arc::new(AtomicBool::new(false)),
         partial_in_flight: false,
+        deferred_partial: None,
     };
     let ready = ServerMessage::Ready {
         session: id.clone(),
@@ -243,6 +244,8 @@ struct Session {
     /// The running partial's own cancel flag: a final or speculative decode makes it useless.
     partial_cancel: Arc<AtomicBool>,
     partial_in_flight: bool,
+    /// A partial that came due while another was decoding: sent when that one returns.
+    deferred_partial: Option<SegmentEvent>,
 }
 
 impl Session {
@@ -324,8 +327,12 @@ impl Session {
                 return;
             }
             SegmentEvent::Partial { utterance, start, pcm } => {
+                if self.partial_in_flight {
+                    self.deferred_partial = Some(SegmentEvent::Partial { utterance, start, pcm });
+                    return;
+                }
                 // Interim results only from spare compute: finals are never delayed by them.
-                if self.partial_in_flight || !self.app.engine.pool().has_spare_capacity() {
+                if !self.app.engine.pool().has_spare_capacity() {
                     return;
                 }
                 self.partial_in_flight = true;
@@ -374,6 +381,7 @@ impl Session {
         if kind != Kind::Partial {
             // The utterance is closing: its partial would arrive too late to matter.
             self.partial_cancel.store(true, Ordering::Relaxed);
+            self.deferred_partial = None;
         }
         if kind == Kind::Speculative {
             self.speculation = Some(Speculation { utterance, len: pcm.len(), cancel: cancel.clone(), result: None });
@@ -430,6 +438,9 @@ impl Session {
 
     fn on_partial(&mut self, r: DecodeResult) {
         self.partial_in_flight = false;
+        if let Some(ev) = self.deferred_partial.take() {
+            self.submit(ev);
+        }
         // A partial that lost the race with its utterance's final is stale.
         if self.last_final_submitted.is_some_and(|f| f >= r.utterance) {
             return;
