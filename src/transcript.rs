@@ -26,9 +26,88 @@ impl Transcript {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Text,
+    /// OpenAI's plain JSON: `{"text": ...}`.
     Json,
     Srt,
     Vtt,
+    /// OpenAI's verbose JSON: segments with timings, words, and the configuration used.
+    VerboseJson,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "text" => Format::Text,
+            "json" => Format::Json,
+            "srt" => Format::Srt,
+            "vtt" => Format::Vtt,
+            "verbose_json" => Format::VerboseJson,
+            _ => return None,
+        })
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Text => "txt",
+            Format::Json | Format::VerboseJson => "json",
+            Format::Srt => "srt",
+            Format::Vtt => "vtt",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text | Format::Srt => "text/plain; charset=utf-8",
+            Format::Vtt => "text/vtt; charset=utf-8",
+            Format::Json | Format::VerboseJson => "application/json",
+        }
+    }
+}
+
+fn language_name(code: &str) -> &str {
+    match code {
+        "en" => "english",
+        "de" => "german",
+        "fr" => "french",
+        "es" => "spanish",
+        "it" => "italian",
+        "nl" => "dutch",
+        "pt" => "portuguese",
+        other => other,
+    }
+}
+
+/// OpenAI's `verbose_json` transcription object, plus tierd's `tierd` block naming the configuration.
+pub fn verbose_json(t: &Transcript, language: &str, words: bool, tier: Option<&str>) -> serde_json::Value {
+    let segments: Vec<serde_json::Value> = t
+        .segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            serde_json::json!({
+                "id": i, "seek": 0, "start": s.start, "end": s.end, "text": s.text, "tokens": [],
+                "temperature": 0.0, "avg_logprob": s.avg_logprob, "compression_ratio": 1.0, "no_speech_prob": s.no_speech_prob,
+            })
+        })
+        .collect();
+    let mut v = serde_json::json!({
+        "task": "transcribe",
+        "language": language_name(language),
+        "duration": t.duration,
+        "text": t.text,
+        "segments": segments,
+        "tierd": { "tier": tier, "model": t.model, "beam": t.beam, "decode_seconds": t.decode_seconds },
+    });
+    if words {
+        let w: Vec<serde_json::Value> = t
+            .segments
+            .iter()
+            .flat_map(|s| &s.words)
+            .map(|w| serde_json::json!({"word": w.word, "start": w.start, "end": w.end}))
+            .collect();
+        v["words"] = serde_json::Value::Array(w);
+    }
+    v
 }
 
 /// `HH:MM:SS` + `sep` + milliseconds.
@@ -41,7 +120,8 @@ pub fn render(t: &Transcript, format: Format) -> String {
     let spoken = || t.segments.iter().filter(|s| !s.text.trim().is_empty());
     match format {
         Format::Text => format!("{}\n", t.text),
-        Format::Json => serde_json::to_string_pretty(t).expect("transcript serialises") + "\n",
+        Format::Json => serde_json::json!({ "text": t.text }).to_string() + "\n",
+        Format::VerboseJson => serde_json::to_string_pretty(&verbose_json(t, "en", true, None)).expect("serialises") + "\n",
         Format::Srt => spoken()
             .enumerate()
             .map(|(i, s)| format!("{}\n{} --> {}\n{}\n\n", i + 1, timestamp(s.start, ','), timestamp(s.end, ','), s.text.trim()))
@@ -68,6 +148,9 @@ mod tests {
         assert_eq!(render(&t, Format::Srt), "1\n00:00:00,000 --> 00:00:02,500\nHello there.\n\n2\n01:01:01,250 --> 01:01:02,000\nBye.\n\n");
         assert!(render(&t, Format::Vtt).starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello there.\n"));
         let json: serde_json::Value = serde_json::from_str(&render(&t, Format::Json)).unwrap();
-        assert_eq!(json["segments"][1]["start"], 3661.25);
+        assert_eq!(json, serde_json::json!({"text": "Hello there. Bye."}));
+        let v: serde_json::Value = serde_json::from_str(&render(&t, Format::VerboseJson)).unwrap();
+        assert_eq!(v["segments"][1]["start"], 3661.25);
+        assert_eq!((v["language"].as_str(), v["tierd"]["model"].as_str()), (Some("english"), Some("m")));
     }
 }

@@ -41,7 +41,7 @@ fn corpus_wer(engine: &Engine, config: &SpeechConfig) -> WerStats {
 }
 
 fn check_variant(model: &str, bound: f64) {
-    let engine = Engine::new(store_with(&[model]));
+    let engine = engine_with(&[model]);
     let stats = corpus_wer(&engine, &SpeechConfig::new(model, 1));
     assert!(stats.reference_words > 50);
     assert!(stats.rate() <= bound, "{model}: WER {:.3} over bound {bound}", stats.rate());
@@ -79,14 +79,14 @@ fn base_q5_0_within_10_percent() {
 
 #[test]
 fn beam_search_within_bound() {
-    let engine = Engine::new(store_with(&["tiny.en-q8_0"]));
+    let engine = engine_with(&["tiny.en-q8_0"]);
     let stats = corpus_wer(&engine, &SpeechConfig::new("tiny.en-q8_0", 5));
     assert!(stats.rate() <= 0.15, "beam 5 WER {:.3}", stats.rate());
 }
 
 #[test]
 fn silence_and_noise_give_no_text() {
-    let engine = Engine::new(store_with(&["tiny.en-q8_0", "base-q8_0"]));
+    let engine = engine_with(&["tiny.en-q8_0", "base-q8_0"]);
     let inputs = [("silence", vec![0.0f32; 16000 * 5]), ("white noise", white_noise(16000 * 5, 0.1, 7))];
     for model in ["tiny.en-q8_0", "base-q8_0"] {
         for (what, pcm) in &inputs {
@@ -98,7 +98,7 @@ fn silence_and_noise_give_no_text() {
 
 #[test]
 fn segments_carry_word_timings_inside_the_audio() {
-    let engine = Engine::new(store_with(&["base-q8_0"]));
+    let engine = engine_with(&["base-q8_0"]);
     let (path, _) = speech_fixtures().into_iter().find(|(p, _)| p.ends_with("sense_and_sensibility_01_austen_64kb-0870.wav")).unwrap();
     let pcm = load(&path);
     let t = engine.transcribe(&pcm, &SpeechConfig::new("base-q8_0", 1), &RequestOptions::default()).unwrap();

@@ -21,6 +21,5 @@ impl Pcm16k {
 
 /// Reads an audio file of any supported format, rate and channel count as 16 kHz mono.
 pub fn load_file(path: &std::path::Path) -> Result<Pcm16k, decode::AudioError> {
-    let decoded = decode::decode_file(path)?;
-    Ok(Pcm16k(resample::to_16k(&decoded.samples, decoded.sample_rate)?))
+    Ok(Pcm16k(decode::decode_file(path)?.samples))
 }

@@ -52,8 +52,9 @@ pub fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    // whisper.cpp logs a cancelled decode as an error ("failed to encode"); its own logs show from -vv.
-    let default = if verbose >= 2 { default.to_string() } else { format!("{default},whisper_rs=off") };
+    // whisper.cpp logs a cancelled decode as an error ("failed to encode") and symphonia logs the
+    // decode failures tierd reports itself; their own logs show from -vv.
+    let default = if verbose >= 2 { default.to_string() } else { format!("{default},whisper_rs=off,symphonia_core=off") };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

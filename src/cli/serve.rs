@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Seconds a stream may stay silent (no frames at all) before it is closed.
     #[arg(long, default_value_t = 30)]
     pub idle_timeout: u64,
+    /// Largest audio upload, in bytes.
+    #[arg(long, default_value_t = 200 << 20)]
+    pub max_upload_bytes: usize,
 }
 
 pub fn run(args: ServeArgs, models_dir: &Path) -> Result<ExitCode> {
@@ -37,7 +40,12 @@ pub fn run(args: ServeArgs, models_dir: &Path) -> Result<ExitCode> {
         Some(p) => Tiers::parse(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)?,
         None => Tiers::builtin()?,
     };
-    let limits = Limits { max_connections: args.max_connections, max_frame_bytes: args.max_frame_bytes, idle_timeout: Duration::from_secs(args.idle_timeout) };
+    let limits = Limits {
+        max_connections: args.max_connections,
+        max_frame_bytes: args.max_frame_bytes,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_upload_bytes: args.max_upload_bytes,
+    };
     eprintln!("tierd: preparing models in {} (first start fetches them)", models_dir.display());
     let app = App::start(ModelStore::open(models_dir)?, tiers, limits, &Progress::terminal())?;
     let runtime = tokio::runtime::Runtime::new()?;

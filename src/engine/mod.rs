@@ -2,6 +2,7 @@
 //! whisper context per model, shared by every request) and runs a speech configuration on audio.
 //! Transports ask it for transcripts; they never touch a backend.
 
+pub mod batch;
 pub mod cpu;
 pub mod pool;
 pub mod stream;
@@ -11,11 +12,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use std::sync::atomic::AtomicBool;
 
 use crate::audio::Pcm16k;
+use crate::backend::{onnx, vad::SileroVad};
+use crate::provision::progress::Progress;
 use crate::backend::whisper::{default_threads, WhisperModel};
 /// Decoded text with timings: what transports render.
 pub use crate::backend::whisper::{Segment, Word};
@@ -124,27 +127,45 @@ const MAX_QUEUED_FINALS: usize = 256;
 pub struct Engine {
     models: Arc<ModelCache>,
     pool: DecodePool,
+    vad: Arc<SileroVad>,
 }
 
+/// Runtime assets every engine needs besides its Whisper models.
+const ASSETS: [&str; 2] = ["silero-vad", "onnxruntime"];
+
 impl Engine {
-    /// An engine with one decode worker per core.
-    pub fn new(store: ModelStore) -> Self {
-        let models = Arc::new(ModelCache::new(store));
+    /// Fetches what is missing (the VAD, ONNX Runtime and `models`), loads the VAD and `models`, and
+    /// starts one decode worker per core. Blocking.
+    pub fn start(store: ModelStore, models: &[String], progress: &Progress) -> Result<Self> {
+        for name in ASSETS.iter().map(|s| s.to_string()).chain(models.iter().cloned()) {
+            store.pull(&name, progress).with_context(|| format!("fetching model {name}"))?;
+        }
+        let env = onnx::init(&store.installed_path("onnxruntime")?)?;
+        let vad = Arc::new(SileroVad::load(env, &store.installed_path("silero-vad")?)?);
+        let cache = Arc::new(ModelCache::new(store));
+        for m in models {
+            cache.get(m)?;
+        }
         let workers = CpuBudget::global().total() as usize;
-        Engine { pool: DecodePool::new(models.clone(), workers, MAX_QUEUED_FINALS), models }
+        Ok(Engine { pool: DecodePool::new(cache.clone(), workers, MAX_QUEUED_FINALS), models: cache, vad })
+    }
+
+    /// The voice activity detector shared by every stream.
+    pub fn vad(&self) -> &Arc<SileroVad> {
+        &self.vad
     }
 
     pub fn store(&self) -> &ModelStore {
         &self.models.store
     }
 
-    /// Loads a model now (e.g. at server start) instead of on its first request.
-    pub fn preload(&self, name: &str) -> Result<()> {
-        self.models.get(name).map(|_| ())
-    }
-
     pub fn pool(&self) -> &DecodePool {
         &self.pool
+    }
+
+    /// Cores decodes may use in this process.
+    pub fn cpu_total(&self) -> u32 {
+        CpuBudget::global().total()
     }
 
     /// Transcribes audio with one configuration, blocking the calling thread (not for async code: use

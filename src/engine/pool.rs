@@ -23,6 +23,8 @@ pub enum Priority {
     Final,
     /// An interim decode of an open utterance: skipped when compute falls behind.
     Partial,
+    /// Part of a file transcription: after live streams' finals, before their partials.
+    Batch,
 }
 
 pub struct DecodeJob {
@@ -67,6 +69,7 @@ struct Queued {
 #[derive(Default)]
 struct Queue {
     finals: VecDeque<Queued>,
+    batch: VecDeque<Queued>,
     partials: VecDeque<Queued>,
     /// Set when the pool is dropped: workers finish the queue and exit.
     closing: bool,
@@ -76,6 +79,7 @@ struct Queue {
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct PoolStats {
     pub queued_finals: usize,
+    pub queued_batch: usize,
     pub queued_partials: usize,
     pub decodes: u64,
     pub partials_skipped: u64,
@@ -135,6 +139,7 @@ impl DecodePool {
                 }
                 q.finals.push_back(item);
             }
+            Priority::Batch => q.batch.push_back(item),
             Priority::Partial => {
                 if let Some(pos) = q.partials.iter().position(|p| p.job.stream == item.job.stream) {
                     let old = q.partials.remove(pos).expect("position is valid");
@@ -152,13 +157,14 @@ impl DecodePool {
     /// Whether there is spare compute for an interim decode: a worker idle and no final waiting.
     pub fn has_spare_capacity(&self) -> bool {
         let q = self.shared.queue.lock().unwrap();
-        q.finals.is_empty() && q.partials.is_empty() && (self.shared.busy.load(Ordering::Relaxed) as usize) < self.shared.workers
+        q.finals.is_empty() && q.batch.is_empty() && q.partials.is_empty() && (self.shared.busy.load(Ordering::Relaxed) as usize) < self.shared.workers
     }
 
     pub fn stats(&self) -> PoolStats {
         let q = self.shared.queue.lock().unwrap();
         PoolStats {
             queued_finals: q.finals.len(),
+            queued_batch: q.batch.len(),
             queued_partials: q.partials.len(),
             decodes: self.shared.decodes.load(Ordering::Relaxed),
             partials_skipped: self.shared.skipped.load(Ordering::Relaxed),
@@ -177,7 +183,7 @@ impl Drop for DecodePool {
 fn next_job(s: &Shared) -> Option<Queued> {
     let mut q = s.queue.lock().unwrap();
     loop {
-        if let Some(j) = q.finals.pop_front().or_else(|| q.partials.pop_front()) {
+        if let Some(j) = q.finals.pop_front().or_else(|| q.batch.pop_front()).or_else(|| q.partials.pop_front()) {
             return Some(j);
         }
         if q.closing {

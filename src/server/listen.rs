@@ -166,7 +166,7 @@ async fn run_session(app: Arc<App>, query: HashMap<String, String>, socket: WebS
         prompt: None,
         pcm: PcmDecoder::new(params.encoding),
         resampler,
-        segmenter: Segmenter::new(app.vad.clone(), EndpointConfig::default()),
+        segmenter: Segmenter::new(app.engine.vad().clone(), EndpointConfig::default()),
         stable: StablePrefix::default(),
         out: out_tx,
         cancel: Arc::new(AtomicBool::new(false)),

@@ -3,6 +3,7 @@
 
 pub mod listen;
 pub mod protocol;
+pub mod transcriptions;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -10,11 +11,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::extract::State;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::backend::{onnx, vad::SileroVad};
 use crate::engine::tiers::Tiers;
 use crate::engine::Engine;
 use crate::provision::progress::Progress;
@@ -29,11 +30,13 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// A stream that sends nothing for this long is closed with 1001.
     pub idle_timeout: Duration,
+    /// Largest audio upload; a larger one is refused with 413.
+    pub max_upload_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_connections: 64, max_frame_bytes: 1 << 20, idle_timeout: Duration::from_secs(30) }
+        Limits { max_connections: 64, max_frame_bytes: 1 << 20, idle_timeout: Duration::from_secs(30), max_upload_bytes: 200 << 20 }
     }
 }
 
@@ -47,36 +50,27 @@ pub struct SessionCounters {
 pub struct App {
     pub engine: Engine,
     pub tiers: Tiers,
-    pub vad: Arc<SileroVad>,
     pub limits: Limits,
     pub sessions: SessionCounters,
 }
 
-/// Runtime assets every server needs besides the tiers' models.
-const ASSETS: [&str; 2] = ["silero-vad", "onnxruntime"];
-
 impl App {
     /// Fetches (first start) and loads everything the tiers need. Blocking: call before serving.
     pub fn start(store: ModelStore, tiers: Tiers, limits: Limits, progress: &Progress) -> Result<Arc<App>> {
-        for name in ASSETS.iter().map(|s| s.to_string()).chain(tiers.models()) {
-            store.pull(&name, progress).with_context(|| format!("fetching model {name}"))?;
-        }
-        let env = onnx::init(&store.installed_path("onnxruntime")?)?;
-        let vad = Arc::new(SileroVad::load(env, &store.installed_path("silero-vad")?)?);
-        let engine = Engine::new(store);
-        for model in tiers.models() {
-            engine.preload(&model)?;
-        }
-        Ok(Arc::new(App { engine, tiers, vad, limits, sessions: SessionCounters::default() }))
+        let engine = Engine::start(store, &tiers.models(), progress)?;
+        Ok(Arc::new(App { engine, tiers, limits, sessions: SessionCounters::default() }))
     }
 }
 
 pub fn router(app: Arc<App>) -> Router {
+    // The upload route streams to disk; its body limit is the upload limit plus room for form fields.
+    let upload_limit = DefaultBodyLimit::max(app.limits.max_upload_bytes + 64 * 1024);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/tiers", get(tiers))
         .route("/v1/stats", get(stats))
         .route("/v1/listen", get(listen::handler))
+        .route("/v1/audio/transcriptions", post(transcriptions::handler).layer(upload_limit))
         .with_state(app)
 }
 

@@ -84,3 +84,10 @@ pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
     b.extend_from_slice(&data);
     std::fs::write(path, b).unwrap();
 }
+
+/// An engine with `names` installed and loaded (and the VAD).
+pub fn engine_with(names: &[&str]) -> tierd::engine::Engine {
+    let store = store_with(names);
+    let models: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    tierd::engine::Engine::start(store, &models, &Progress::hidden()).unwrap()
+}
