@@ -19,6 +19,24 @@ use tierd::server::{self, App, Limits};
 pub enum BenchCommand {
     /// Streaming latency and capacity per tier.
     Stream(StreamArgs),
+    /// File transcription throughput per tier: chunked and parallel vs one worker on the whole file.
+    Batch(BatchArgs),
+}
+
+#[derive(Args)]
+pub struct BatchArgs {
+    /// Tiers to measure (default: all).
+    #[arg(long = "tier")]
+    pub tiers: Vec<String>,
+    /// Folder of speech clips with transcripts.tsv.
+    #[arg(long, default_value = "tests/fixtures/speech")]
+    pub audio: PathBuf,
+    /// How many times the clips are repeated to make the recording.
+    #[arg(long, default_value_t = 8)]
+    pub repeat: usize,
+    /// Interleaved rounds (A B A B …); the table shows medians.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
 }
 
 #[derive(Args)]
@@ -43,7 +61,58 @@ pub struct StreamArgs {
 pub fn run(cmd: BenchCommand, models_dir: &Path) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Stream(args) => stream(args, models_dir),
+        BenchCommand::Batch(args) => batch(args, models_dir),
     }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    percentile(&mut v, 0.5)
+}
+
+fn batch(args: BatchArgs, models_dir: &Path) -> Result<ExitCode> {
+    use tierd::engine::{Engine, RequestOptions};
+    use tierd::engine::tiers::TierRequest;
+    let tsv = std::fs::read_to_string(args.audio.join("transcripts.tsv"))?;
+    let refs: Vec<&str> = tsv.lines().skip(1).filter_map(|l| l.split('\t').nth(1)).collect();
+    let (one, _) = replay_audio(&args.audio, 2.0)?;
+    let mut pcm = Vec::with_capacity(one.len() * args.repeat);
+    for _ in 0..args.repeat {
+        pcm.extend_from_slice(&one);
+    }
+    let reference = vec![refs.join(" "); args.repeat].join(" ");
+    let pcm = audio::Pcm16k(pcm);
+    let tiers = Tiers::builtin()?;
+    let names: Vec<String> = if args.tiers.is_empty() { tiers.all().iter().map(|t| t.name.clone()).collect() } else { args.tiers.clone() };
+    let models: Vec<String> = names.iter().map(|n| tiers.resolve(&TierRequest { tier: Some(n.clone()) }).map(|t| t.model.clone())).collect::<Result<_, _>>()?;
+    let engine = Engine::start(ModelStore::open(models_dir)?, &models, &Progress::terminal())?;
+    println!("recording: the {} clips × {} with 2 s gaps = {:.1} s; {} interleaved rounds, medians", refs.len(), args.repeat, pcm.seconds(), args.rounds);
+    println!("| tier | configuration | chunked + parallel: audio s / wall s | WER | one worker, whole file: audio s / wall s | WER | speed-up |");
+    println!("|---|---|---|---|---|---|---|");
+    let opts = RequestOptions::default();
+    for name in &names {
+        let tier = tiers.resolve(&TierRequest { tier: Some(name.clone()) })?;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let (mut wer_a, mut wer_b) = (0.0, 0.0);
+        for _ in 0..args.rounds {
+            let t = engine.transcribe_long(&pcm, &tier.config, &opts, |_, _, _| {})?;
+            a.push(pcm.seconds() / t.decode_seconds);
+            wer_a = tierd::wer::wer(&reference, &t.text).rate();
+            let t = engine.transcribe(&pcm, &tier.config, &opts)?;
+            b.push(pcm.seconds() / t.decode_seconds);
+            wer_b = tierd::wer::wer(&reference, &t.text).rate();
+        }
+        let (ma, mb) = (median(a), median(b));
+        println!(
+            "| {name} | {} {} (beam {}) | {ma:.1}× | {:.1}% | {mb:.1}× | {:.1}% | {:.2} |",
+            tier.model,
+            tier.decoding,
+            tier.beam,
+            wer_a * 100.0,
+            wer_b * 100.0,
+            ma / mb
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Clips joined with silences; returns audio and each clip's [start, end] in seconds.

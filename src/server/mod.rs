@@ -3,6 +3,7 @@
 
 pub mod listen;
 pub mod protocol;
+mod session;
 pub mod transcriptions;
 
 use std::sync::atomic::AtomicUsize;
