@@ -75,3 +75,37 @@ pub async fn stream_realtime(url: &str, pcm: &[f32]) -> Result<StreamLog> {
     let (received, close_code) = reader.await?;
     Ok(StreamLog { received, close_code, frame_sent_at: sent_at, frame_samples: frame })
 }
+
+/// Streams live 16 kHz audio from `frames` (sent as it arrives) and hands every server message to
+/// `on_message`. When `frames` closes, ends the stream and waits for the server's close; returns the
+/// close code.
+pub async fn stream_live(url: &str, mut frames: tokio::sync::mpsc::Receiver<Vec<f32>>, mut on_message: impl FnMut(&serde_json::Value)) -> Result<Option<u16>> {
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.with_context(|| format!("connecting to {url}"))?;
+    let (mut tx, mut rx) = ws.split();
+    let mut sending = true;
+    loop {
+        tokio::select! {
+            frame = frames.recv(), if sending => match frame {
+                Some(pcm) => {
+                    let bytes: Vec<u8> = pcm.iter().flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
+                    tx.send(Message::Binary(bytes.into())).await.context("sending audio")?;
+                }
+                None => {
+                    sending = false;
+                    tx.send(Message::Text(r#"{"type":"end"}"#.into())).await.context("ending the stream")?;
+                }
+            },
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) {
+                        on_message(&v);
+                    }
+                }
+                Some(Ok(Message::Close(c))) => return Ok(c.map(|c| u16::from(c.code))),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e).context("receiving"),
+                None => return Ok(None),
+            },
+        }
+    }
+}

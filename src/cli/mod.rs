@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to one module per subcommand.
 
 mod bench;
+mod listen;
 mod models;
 mod serve;
 mod transcribe;
@@ -35,6 +36,8 @@ pub enum Command {
     Transcribe(transcribe::TranscribeArgs),
     /// Serve streaming recognition over WebSocket (fetches the tiers' models on first start).
     Serve(serve::ServeArgs),
+    /// Stream a file or the microphone to a server and show the captions live.
+    Listen(listen::ListenArgs),
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -66,5 +69,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(args, &models_dir),
         Command::Serve(args) => serve::run(args, &models_dir),
         Command::Bench(cmd) => bench::run(cmd, &models_dir),
+        Command::Listen(args) => listen::run(args),
     }
 }

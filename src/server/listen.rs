@@ -121,7 +121,8 @@ async fn run_session(app: Arc<App>, query: HashMap<String, String>, socket: WebS
     let (sink, mut stream) = socket.split();
     let (out_tx, out_rx) = mpsc::channel::<Message>(OUTGOING_QUEUE);
     let writer = tokio::spawn(write_loop(sink, out_rx));
-    let mut session = Session::new(app.clone(), params.tier, params.language, PcmDecoder::new(params.encoding), resampler, out_tx);
+    app.captions.open(&id);
+    let mut session = Session::new(app.clone(), id.clone(), params.tier, params.language, PcmDecoder::new(params.encoding), resampler, out_tx);
     let ready = ServerMessage::Ready {
         session: id.clone(),
         tier: session.tier_info(),
@@ -137,6 +138,7 @@ async fn run_session(app: Arc<App>, query: HashMap<String, String>, socket: WebS
     drop(session);
     let _ = writer.await;
     await_client_close(&mut stream).await;
+    app.captions.close(&id);
     tracing::info!(session = %id, code, reason = %reason, "stream closed");
     drop(admitted);
 }

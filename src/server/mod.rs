@@ -1,10 +1,12 @@
 //! `tierd serve`: the HTTP/WebSocket transport. Routes, shared state and start-up (models fetched and
 //! loaded before the port opens).
 
+pub mod captions;
 pub mod listen;
 pub mod protocol;
 mod session;
 pub mod transcriptions;
+mod web;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -53,13 +55,14 @@ pub struct App {
     pub tiers: Tiers,
     pub limits: Limits,
     pub sessions: SessionCounters,
+    pub captions: captions::CaptionHub,
 }
 
 impl App {
     /// Fetches (first start) and loads everything the tiers need. Blocking: call before serving.
     pub fn start(store: ModelStore, tiers: Tiers, limits: Limits, progress: &Progress) -> Result<Arc<App>> {
         let engine = Engine::start(store, &tiers.models(), progress)?;
-        Ok(Arc::new(App { engine, tiers, limits, sessions: SessionCounters::default() }))
+        Ok(Arc::new(App { engine, tiers, limits, sessions: SessionCounters::default(), captions: Default::default() }))
     }
 }
 
@@ -72,6 +75,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/stats", get(stats))
         .route("/v1/listen", get(listen::handler))
         .route("/v1/audio/transcriptions", post(transcriptions::handler).layer(upload_limit))
+        .route("/v1/sessions/{id}/events", get(captions::events))
+        .route("/v1/sessions/{id}/captions.vtt", get(captions::vtt))
+        .merge(web::routes())
         .with_state(app)
 }
 

@@ -24,6 +24,13 @@ pub(super) fn json(msg: &ServerMessage) -> Message {
     Message::Text(serde_json::to_string(msg).expect("messages serialise").into())
 }
 
+/// Sends a result to the client and publishes it for caption followers.
+fn publish(app: &App, id: &str, msg: &ServerMessage) {
+    if let Ok(v) = serde_json::to_value(msg) {
+        app.captions.publish(id, &v);
+    }
+}
+
 /// Why a decode was submitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -55,6 +62,8 @@ struct DecodeResult {
 
 pub(super) struct Session {
     app: Arc<App>,
+    /// The session id clients see (and caption pages follow).
+    id: String,
     /// Identifies this stream's jobs in the decode pool.
     stream_key: u64,
     tier: Tier,
@@ -86,11 +95,12 @@ pub(super) struct Session {
 }
 
 impl Session {
-    pub(super) fn new(app: Arc<App>, tier: Tier, language: Option<String>, pcm: PcmDecoder, resampler: StreamResampler, out: mpsc::Sender<Message>) -> Self {
+    pub(super) fn new(app: Arc<App>, id: String, tier: Tier, language: Option<String>, pcm: PcmDecoder, resampler: StreamResampler, out: mpsc::Sender<Message>) -> Self {
         let (results_tx, results_rx) = mpsc::unbounded_channel::<DecodeResult>();
         Session {
             segmenter: Segmenter::new(app.engine.vad().clone(), EndpointConfig::default()),
             app,
+            id,
             stream_key: rand::random(),
             tier,
             language,
@@ -338,6 +348,7 @@ impl Session {
         }
         let stable = first_words(&text, self.stable.update(&text));
         let msg = ServerMessage::Partial { utterance: r.utterance, text, stable, start: r.start, end: r.end };
+        publish(&self.app, &self.id, &msg);
         // Dropped when the client is behind: the next partial supersedes it.
         let _ = self.out.try_send(json(&msg));
     }
@@ -382,6 +393,7 @@ impl Session {
                 _ => false,
             };
             if !skip {
+                publish(&self.app, &self.id, &msg);
                 let _ = self.out.send(json(&msg)).await;
             }
         }
