@@ -110,8 +110,8 @@ pub fn verbose_json(t: &Transcript, language: &str, words: bool, tier: Option<&s
     v
 }
 
-/// `HH:MM:SS` + `sep` + milliseconds.
-fn timestamp(seconds: f64, sep: char) -> String {
+/// `HH:MM:SS` + `sep` + milliseconds (`,` for SRT, `.` for WebVTT).
+pub fn timestamp(seconds: f64, sep: char) -> String {
     let ms = (seconds.max(0.0) * 1000.0).round() as u64;
     format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }

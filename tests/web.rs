@@ -12,16 +12,6 @@ use common::*;
 use tierd::server::Limits;
 use tierd::wer::wer;
 
-async fn get_text(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await.unwrap();
-    let status = buf.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, buf.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_session_can_be_replayed_and_downloaded_as_webvtt() {
     let (addr, _app) = tokio::task::spawn_blocking(|| start_server(Limits::default())).await.unwrap();

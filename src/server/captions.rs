@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use super::App;
+use crate::transcript::timestamp;
 
 /// Finished sessions whose captions stay downloadable.
 const KEEP_FINISHED: usize = 100;
@@ -104,18 +105,13 @@ pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Resp
     Sse::new(backlog.chain(live)).keep_alive(KeepAlive::default()).into_response()
 }
 
-fn vtt_time(s: f64) -> String {
-    let ms = (s.max(0.0) * 1000.0).round() as u64;
-    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
-}
-
 pub async fn vtt(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let id = id.strip_suffix(".vtt").unwrap_or(&id).to_string();
     let Some(finals) = app.captions.finals(&id) else { return not_found(&id) };
     let mut out = String::from("WEBVTT\n\n");
     for f in finals {
         let (start, end) = (f["start"].as_f64().unwrap_or(0.0), f["end"].as_f64().unwrap_or(0.0));
-        out.push_str(&format!("{} --> {}\n{}\n\n", vtt_time(start), vtt_time(end), f["text"].as_str().unwrap_or_default()));
+        out.push_str(&format!("{} --> {}\n{}\n\n", timestamp(start, '.'), timestamp(end, '.'), f["text"].as_str().unwrap_or_default()));
     }
     ([(header::CONTENT_TYPE, "text/vtt; charset=utf-8")], out).into_response()
 }

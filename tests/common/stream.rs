@@ -9,15 +9,13 @@ use tokio_tungstenite::tungstenite::Message;
 
 use tierd::engine::tiers::Tiers;
 use tierd::provision::progress::Progress;
-use tierd::provision::store::ModelStore;
 use tierd::server::{self, App, Limits};
 
 use super::*;
 
 /// Starts a server on an ephemeral loopback port, on its own runtime thread; lives until the process ends.
 pub fn start_server(limits: Limits) -> (SocketAddr, Arc<App>) {
-    let _guard = store_with(&[]);
-    let app = App::start(ModelStore::open(models_dir()).unwrap(), Tiers::builtin().unwrap(), limits, &Progress::hidden()).unwrap();
+    let app = App::start(store_with(&[]), Tiers::builtin().unwrap(), limits, &Progress::hidden()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let served = app.clone();
     std::thread::spawn(move || {
@@ -126,13 +124,19 @@ pub async fn stream_bytes(ws: Ws, bytes: &[u8], frame: usize, pace: Option<Durat
     s
 }
 
-/// GET a path over plain HTTP/1.1 and parse the JSON body.
-pub async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+/// GET a path over plain HTTP/1.1: (status, body).
+pub async fn get_text(addr: SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).await.unwrap();
-    let body = buf.split_once("\r\n\r\n").unwrap().1;
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    let status = buf.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, buf.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default())
+}
+
+/// GET a path and parse the JSON body.
+pub async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (_, body) = get_text(addr, path).await;
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
