@@ -188,4 +188,5 @@ async fn tiers_and_health_endpoints() {
     assert_eq!(names, ["fast", "balanced", "accurate"]);
     assert_eq!(tiers["tiers"][2]["beam"], 5);
     assert_eq!(tiers["tiers"][0]["decoding"], "greedy");
+    assert!(tiers["tiers"][0]["wer"].as_f64().unwrap() > 0.0 && tiers["tiers"][0]["latency_p95_ms"].as_u64().unwrap() > 0);
 }

@@ -20,6 +20,17 @@ struct TierEntry {
     threads: u32,
     #[serde(default)]
     fit_audio_ctx: bool,
+    #[serde(default)]
+    measured: Option<Measured>,
+}
+
+/// What a configuration measured on a reference machine: what a client is buying.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+pub struct Measured {
+    /// Word error rate, 0–1.
+    pub wer: f64,
+    /// Final latency after end of speech, 95th percentile, one stream.
+    pub latency_p95_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,6 +49,8 @@ pub struct Tier {
     /// "greedy" or "beam".
     pub decoding: String,
     pub beam: u32,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
     #[serde(skip)]
     pub config: SpeechConfig,
 }
@@ -73,6 +86,7 @@ impl Tiers {
             .map(|t| Tier {
                 decoding: if t.beam > 1 { "beam".into() } else { "greedy".into() },
                 config: SpeechConfig { model: t.model.clone(), beam: t.beam.max(1), threads: t.threads.max(1), fit_audio_ctx: t.fit_audio_ctx },
+                measured: t.measured,
                 name: t.name,
                 description: t.description,
                 model: t.model,
@@ -121,6 +135,7 @@ mod tests {
         assert_eq!((fast.model.as_str(), fast.decoding.as_str()), ("tiny.en-q5_0", "greedy"));
         let acc = t.resolve(&TierRequest { tier: Some("accurate".into()) }).unwrap();
         assert_eq!((acc.model.as_str(), acc.beam), ("base-f16", 5));
+        assert!(acc.measured.is_some_and(|m| m.wer > 0.0 && m.latency_p95_ms > 0));
         let err = t.resolve(&TierRequest { tier: Some("ludicrous".into()) }).unwrap_err();
         assert!(err.to_string().contains("fast, balanced, accurate"));
     }
