@@ -21,6 +21,8 @@ pub enum BenchCommand {
     Stream(StreamArgs),
     /// File transcription throughput per tier: chunked and parallel vs one worker on the whole file.
     Batch(BatchArgs),
+    /// tierd's decode path against faster-whisper on the same weights (see benches/peers/run.sh).
+    Decode(super::bench_decode::DecodeArgs),
 }
 
 #[derive(Args)]
@@ -62,6 +64,7 @@ pub fn run(cmd: BenchCommand, models_dir: &Path) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Stream(args) => stream(args, models_dir),
         BenchCommand::Batch(args) => batch(args, models_dir),
+        BenchCommand::Decode(args) => super::bench_decode::run(args, models_dir),
     }
 }
 
