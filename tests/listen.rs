@@ -190,3 +190,24 @@ async fn tiers_and_health_endpoints() {
     assert_eq!(tiers["tiers"][0]["decoding"], "greedy");
     assert!(tiers["tiers"][0]["wer"].as_f64().unwrap() > 0.0 && tiers["tiers"][0]["latency_p95_ms"].as_u64().unwrap() > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_stream_is_closed_with_1001() {
+    let limits = Limits { idle_timeout: Duration::from_secs(1), ..Limits::default() };
+    let (addr, _app) = tokio::task::spawn_blocking(move || start_server(limits)).await.unwrap();
+    let mut ws = connect(addr, "tier=fast").await;
+    // Read until the server closes; the client sends nothing at all.
+    let close = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(Ok(msg)) = ws.next().await {
+            if let Message::Close(c) = msg {
+                return c.map(|c| (u16::from(c.code), c.reason.to_string()));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server closed an idle stream");
+    let (code, reason) = close.expect("a close frame");
+    assert_eq!(code, 1001);
+    assert!(reason.contains("idle"), "{reason}");
+}

@@ -118,8 +118,11 @@ fn batch(args: BatchArgs, models_dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Seconds from the start of the replayed audio.
+type Span = (f64, f64);
+
 /// Clips joined with silences; returns audio and each clip's [start, end] in seconds.
-fn replay_audio(dir: &Path, gap: f32) -> Result<(Vec<f32>, Vec<(f64, f64)>)> {
+fn replay_audio(dir: &Path, gap: f32) -> Result<(Vec<f32>, Vec<Span>)> {
     let tsv = std::fs::read_to_string(dir.join("transcripts.tsv")).with_context(|| format!("reading {}/transcripts.tsv", dir.display()))?;
     let silence = vec![0.0f32; (gap * 16000.0) as usize];
     let mut pcm = silence.clone();

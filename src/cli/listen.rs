@@ -35,7 +35,10 @@ pub struct ListenArgs {
 }
 
 /// 20 ms frames of the file, sent at the pace of the audio.
-fn file_frames(path: &PathBuf) -> Result<mpsc::Receiver<Vec<f32>>> {
+/// 16 kHz audio frames, and whatever must stay alive while they flow (the microphone stream).
+type Frames = (mpsc::Receiver<Vec<f32>>, Option<Box<dyn std::any::Any>>);
+
+fn file_frames(path: &std::path::Path) -> Result<mpsc::Receiver<Vec<f32>>> {
     let pcm = audio::load_file(path).with_context(|| format!("reading {}", path.display()))?;
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
@@ -51,7 +54,7 @@ fn file_frames(path: &PathBuf) -> Result<mpsc::Receiver<Vec<f32>>> {
 }
 
 #[cfg(feature = "mic")]
-fn mic_frames() -> Result<(mpsc::Receiver<Vec<f32>>, Box<dyn std::any::Any>)> {
+fn mic_frames() -> Result<Frames> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let device = cpal::default_host().default_input_device().context("no audio input device found (is a microphone connected, and ALSA configured?)")?;
     let config = device.default_input_config().context("the input device reports no usable configuration")?;
@@ -96,11 +99,11 @@ fn mic_frames() -> Result<(mpsc::Receiver<Vec<f32>>, Box<dyn std::any::Any>)> {
             }
         }
     });
-    Ok((rx, Box::new(stream)))
+    Ok((rx, Some(Box::new(stream))))
 }
 
 #[cfg(not(feature = "mic"))]
-fn mic_frames() -> Result<(mpsc::Receiver<Vec<f32>>, Box<dyn std::any::Any>)> {
+fn mic_frames() -> Result<Frames> {
     bail!("this build has no microphone support: rebuild with `cargo build --release --features mic` (needs libasound2-dev)")
 }
 
@@ -119,12 +122,9 @@ fn segment_of(final_msg: &serde_json::Value) -> Segment {
 pub fn run(args: ListenArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let (frames, _mic) = match &args.file {
+        let (frames, _mic): Frames = match &args.file {
             Some(f) => (file_frames(f)?, None),
-            None => {
-                let (rx, stream) = mic_frames()?;
-                (rx, Some(stream))
-            }
+            None => mic_frames()?,
         };
         let mut url = format!("{}/v1/listen?sample_rate=16000", args.url.trim_end_matches('/'));
         if let Some(t) = &args.tier {

@@ -65,7 +65,7 @@ impl Precision {
     fn matrix_type(self, row_len: usize) -> TensorType {
         match self {
             Precision::F16 => TensorType::F16,
-            _ if row_len % BLOCK != 0 => TensorType::F16,
+            _ if !row_len.is_multiple_of(BLOCK) => TensorType::F16,
             Precision::Q8_0 => TensorType::Q8_0,
             Precision::Q5_0 => TensorType::Q5_0,
         }
