@@ -1,4 +1,4 @@
-//! ggml's q8_0 and q5_0 block quantization, bit-exact with ggml's reference (`quantize_row_*_ref`).
+//! ggml's q8_0 and q5_0 block quantization, ported from ggml's reference quantizers (`quantize_row_*_ref`).
 //!
 //! Both formats cut a row into blocks of 32 values that share one f16 scale. whisper.cpp reads the
 //! blocks as they are, so the layout here must match ggml's structs byte for byte.
