@@ -9,7 +9,7 @@ use common::stream::*;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tierd::server::Limits;
-use tierd::wer::{wer, WerStats};
+use tierd::wer::wer;
 use tokio_tungstenite::tungstenite::Message;
 
 const CLIPS: [&str; 4] = ["sense_and_sensibility_01_austen_64kb-0870", "cards_005", "goforward", "sense_and_sensibility_01_austen_64kb-0930"];
@@ -17,23 +17,6 @@ const CLIPS: [&str; 4] = ["sense_and_sensibility_01_austen_64kb-0870", "cards_00
 fn shared_server() -> std::net::SocketAddr {
     static SERVER: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
     *SERVER.get_or_init(|| start_server(Limits::default()).0)
-}
-
-/// One final per clip, in order, with corpus WER within `bound`.
-fn check_finals(session: &Session, refs: &[String], bound: f64) {
-    let finals = session.finals_text();
-    assert_eq!(finals.len(), refs.len(), "finals {finals:?}");
-    let mut total = WerStats::default();
-    for (hyp, reference) in finals.iter().zip(refs) {
-        total += wer(reference, hyp);
-    }
-    assert!(total.rate() <= bound, "WER {:.3}: {finals:?}", total.rate());
-    assert_eq!(session.close.as_ref().map(|c| c.0), Some(1000), "{:?}", session.close);
-    for f in session.of_type("final") {
-        assert!(f["end"].as_f64().unwrap() > f["start"].as_f64().unwrap());
-        assert!(f["latency_ms"].as_f64().unwrap() >= 0.0);
-        assert!(!f["words"].as_array().unwrap().is_empty());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,8 +132,10 @@ async fn vanished_client_is_cleaned_up_and_server_keeps_serving() {
     let _ = ws.next().await; // ready
     assert_eq!(get_json(addr, "/v1/stats").await["active_sessions"], 1);
     drop(ws); // the TCP connection goes away mid-utterance, without a close frame
+    // Freed once its cancelled decodes have reported back; a cancelled job still waits for its turn
+    // in the CPU queue, so allow for a busy machine.
     let mut active = 1;
-    for _ in 0..100 {
+    for _ in 0..600 {
         tokio::time::sleep(Duration::from_millis(50)).await;
         active = get_json(addr, "/v1/stats").await["active_sessions"].as_u64().unwrap();
         if active == 0 {

@@ -8,24 +8,6 @@ use std::time::Duration;
 
 use common::stream::*;
 use tierd::server::Limits;
-use tierd::wer::{wer, WerStats};
-
-/// One final per clip, in order, with corpus WER within `bound`.
-fn check_finals(session: &Session, refs: &[String], bound: f64) {
-    let finals = session.finals_text();
-    assert_eq!(finals.len(), refs.len(), "finals {finals:?}");
-    let mut total = WerStats::default();
-    for (hyp, reference) in finals.iter().zip(refs) {
-        total += wer(reference, hyp);
-    }
-    assert!(total.rate() <= bound, "WER {:.3}: {finals:?}", total.rate());
-    assert_eq!(session.close.as_ref().map(|c| c.0), Some(1000), "{:?}", session.close);
-    for f in session.of_type("final") {
-        assert!(f["end"].as_f64().unwrap() > f["start"].as_f64().unwrap());
-        assert!(f["latency_ms"].as_f64().unwrap() >= 0.0);
-        assert!(!f["words"].as_array().unwrap().is_empty());
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_time_stream_gets_partials_with_a_stable_prefix() {

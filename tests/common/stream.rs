@@ -12,6 +12,7 @@ use tierd::provision::progress::Progress;
 use tierd::server::{self, App, Limits};
 
 use super::*;
+use tierd::wer::{wer, WerStats};
 
 /// Starts a server on an ephemeral loopback port, on its own runtime thread; lives until the process ends.
 pub fn start_server(limits: Limits) -> (SocketAddr, Arc<App>) {
@@ -139,4 +140,21 @@ pub async fn get_text(addr: SocketAddr, path: &str) -> (u16, String) {
 pub async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
     let (_, body) = get_text(addr, path).await;
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// One final per clip, in order, with corpus WER within `bound`.
+pub fn check_finals(session: &Session, refs: &[String], bound: f64) {
+    let finals = session.finals_text();
+    assert_eq!(finals.len(), refs.len(), "finals {finals:?}");
+    let mut total = WerStats::default();
+    for (hyp, reference) in finals.iter().zip(refs) {
+        total += wer(reference, hyp);
+    }
+    assert!(total.rate() <= bound, "WER {:.3}: {finals:?}", total.rate());
+    assert_eq!(session.close.as_ref().map(|c| c.0), Some(1000), "{:?}", session.close);
+    for f in session.of_type("final") {
+        assert!(f["end"].as_f64().unwrap() > f["start"].as_f64().unwrap());
+        assert!(f["latency_ms"].as_f64().unwrap() >= 0.0);
+        assert!(!f["words"].as_array().unwrap().is_empty());
+    }
 }
