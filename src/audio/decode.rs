@@ -127,35 +127,13 @@ pub fn decode_stream(mss: MediaSourceStream<'static>, hint: &Hint) -> Result<Dec
 mod tests {
     use super::*;
 
-    /// A 16-bit PCM WAV file's bytes.
-    pub fn wav_bytes(rate: u32, channels: u16, samples: &[i16]) -> Vec<u8> {
-        let data_len = (samples.len() * 2) as u32;
-        let mut b = Vec::new();
-        b.extend_from_slice(b"RIFF");
-        b.extend_from_slice(&(36 + data_len).to_le_bytes());
-        b.extend_from_slice(b"WAVEfmt ");
-        b.extend_from_slice(&16u32.to_le_bytes());
-        b.extend_from_slice(&1u16.to_le_bytes());
-        b.extend_from_slice(&channels.to_le_bytes());
-        b.extend_from_slice(&rate.to_le_bytes());
-        b.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
-        b.extend_from_slice(&(channels * 2).to_le_bytes());
-        b.extend_from_slice(&16u16.to_le_bytes());
-        b.extend_from_slice(b"data");
-        b.extend_from_slice(&data_len.to_le_bytes());
-        for s in samples {
-            b.extend_from_slice(&s.to_le_bytes());
-        }
-        b
-    }
-
     #[test]
     fn stereo_wav_is_downmixed() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.wav");
-        // Left +16384, right 0 → mono 0.25.
-        let samples: Vec<i16> = (0..200).flat_map(|_| [16384i16, 0]).collect();
-        std::fs::write(&p, wav_bytes(8000, 2, &samples)).unwrap();
+        // Left 0.5, right 0 → mono 0.25.
+        let samples: Vec<f32> = (0..200).flat_map(|_| [0.5f32, 0.0]).collect();
+        std::fs::write(&p, crate::audio::encode_wav_s16(&samples, 8000, 2)).unwrap();
         let d = decode_file(&p).unwrap();
         // 200 samples at 8 kHz: 400 at 16 kHz, a constant 0.25 in the middle.
         assert_eq!((d.sample_rate, d.channels, d.samples.len()), (8000, 2, 400));
@@ -169,7 +147,7 @@ mod tests {
         std::fs::write(&p, b"this is plainly not audio, just some text that goes on").unwrap();
         assert!(matches!(decode_file(&p), Err(AudioError::Unsupported(_) | AudioError::Malformed(_))));
         let p = dir.path().join("empty.wav");
-        std::fs::write(&p, wav_bytes(16000, 1, &[])).unwrap();
+        std::fs::write(&p, crate::audio::encode_wav_s16(&[], 16000, 1)).unwrap();
         assert!(decode_file(&p).is_err());
         assert!(matches!(decode_file(&dir.path().join("missing.wav")), Err(AudioError::Io(..))));
     }

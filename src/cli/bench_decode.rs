@@ -94,7 +94,7 @@ pub fn run(args: DecodeArgs, models_dir: &Path) -> Result<ExitCode> {
     let long_ref = vec![clips.iter().map(|c| c.1.as_str()).collect::<Vec<_>>().join(" "); 3].join(" ");
     let dir = tempfile::tempdir()?;
     let long_path = dir.path().join("long.wav");
-    write_wav(&long_path, &long)?;
+    std::fs::write(&long_path, audio::encode_wav_s16(&long, 16000, 1)).with_context(|| format!("writing {}", long_path.display()))?;
     let long = Pcm16k(long);
     let shorts: Vec<PathBuf> = clips.iter().map(|c| c.0.clone()).collect();
     let short_pcm: Vec<Pcm16k> = shorts.iter().map(|p| audio::load_file(p)).collect::<Result<_, _>>()?;
@@ -152,23 +152,4 @@ pub fn run(args: DecodeArgs, models_dir: &Path) -> Result<ExitCode> {
     }
     println!("peak RSS: tierd process {} MB (all four models loaded), faster-whisper process {} MB (largest run)", peak_rss_kb() / 1024, peer_rss / 1024);
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_wav(path: &Path, pcm: &[f32]) -> Result<()> {
-    let data: Vec<u8> = pcm.iter().flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
-    let mut b = Vec::with_capacity(44 + data.len());
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&16000u32.to_le_bytes());
-    b.extend_from_slice(&32000u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    b.extend_from_slice(&data);
-    std::fs::write(path, b).with_context(|| format!("writing {}", path.display()))
 }

@@ -67,22 +67,7 @@ pub fn white_noise(samples: usize, amp: f32, seed: u64) -> Vec<f32> {
 
 /// Writes 16-bit PCM WAV (interleaved when `channels` > 1).
 pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
-    let data: Vec<u8> = samples.iter().flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&channels.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(rate * channels as u32 * 2).to_le_bytes());
-    b.extend_from_slice(&(channels * 2).to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    b.extend_from_slice(&data);
-    std::fs::write(path, b).unwrap();
+    std::fs::write(path, audio::encode_wav_s16(samples, rate, channels)).unwrap();
 }
 
 /// An engine with `names` installed and loaded (and the VAD).
